@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/oneface/oneface/internal/facerec"
+)
+
+// conventionalThreshold is dlib's customary Euclidean threshold. It is not
+// calibrated to any false-match rate: `compare` prints it for orientation
+// only, and says so.
+const conventionalThreshold = 0.6
+
+func defaultModelDir() string {
+	if d := os.Getenv("ONEFACE_MODELDIR"); d != "" {
+		return d
+	}
+	return ".models"
+}
+
+func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet("oneface "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("models", defaultModelDir(), "model directory (see `make setup`)")
+	return fs, dir
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	return nil
+}
+
+// engineError adds hints for the failures a newcomer meets first.
+func engineError(dir string, err error) error {
+	var me *facerec.ModelError
+	switch {
+	case errors.As(err, &me):
+		return hintError{err, []string{
+			fmt.Sprintf("model directory %s is incomplete or holds other files than the pinned ones", dir),
+			"run `make setup`, or set ONEFACE_MODELS to the folder with the model files and run it again",
+		}}
+	case errors.Is(err, facerec.ErrUnavailable):
+		return hintError{err, []string{"rebuild with CGO_ENABLED=1 and the Debian packages listed in the README"}}
+	}
+	return err
+}
+
+func runModels(args []string, stdout, stderr io.Writer) error {
+	fs, dir := newFlags("models", stderr)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	id, err := facerec.CheckModels(*dir)
+	if err != nil {
+		return engineError(*dir, err)
+	}
+	fmt.Fprintf(stdout, "model directory: %s\n", *dir)
+	for _, p := range facerec.Pins() {
+		target, _ := filepath.EvalSymlinks(filepath.Join(*dir, p.File))
+		fmt.Fprintf(stdout, "  %s  %s  ok  (%s)\n", p.SHA256[:16], p.File, target)
+	}
+	fmt.Fprintf(stdout, "model ID: %s\n", id)
+	e, err := facerec.Open(*dir, facerec.Options{})
+	if err != nil {
+		return engineError(*dir, err)
+	}
+	defer e.Close()
+	b := facerec.BLAS()
+	fmt.Fprintf(stdout, "engine: dlib via go-face, pool of %d recognizers\n", e.PoolSize())
+	fmt.Fprintf(stdout, "BLAS: %s (OpenBLAS threads: %d)\n", b.Library, b.Threads)
+	return nil
+}
+
+func runCompare(args []string, stdout, stderr io.Writer) error {
+	fs, dir := newFlags("compare", stderr)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	paths := fs.Args()
+	if len(paths) < 2 {
+		return usageError{"compare needs at least two images"}
+	}
+	e, err := facerec.Open(*dir, facerec.Options{})
+	if err != nil {
+		return engineError(*dir, err)
+	}
+	defer e.Close()
+	ctx := context.Background()
+	descs := make([]facerec.Descriptor, len(paths))
+	for i, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		a, err := e.Analyze(ctx, facerec.Bytes(b))
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		f, err := a.Single()
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		descs[i] = f.Descriptor
+		fmt.Fprintf(stdout, "[%d] %s: %d face(s), subject box %v, %d landmarks\n", i+1, filepath.Base(p), len(a.Faces), f.Box, len(f.Landmarks))
+	}
+	fmt.Fprintf(stdout, "Euclidean distances (model %s); call at dlib's conventional %.2f, NOT calibrated to a false-match rate:\n", e.ModelID(), conventionalThreshold)
+	for i := range descs {
+		for j := i + 1; j < len(descs); j++ {
+			d := facerec.Euclidean(&descs[i], &descs[j])
+			call := "different"
+			if d < conventionalThreshold {
+				call = "same"
+			}
+			fmt.Fprintf(stdout, "  [%d]-[%d]  %.4f  %s\n", i+1, j+1, d, call)
+		}
+	}
+	return nil
+}

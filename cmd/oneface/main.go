@@ -1,0 +1,87 @@
+// Command oneface is the command-line tool of oneface: audited, on-device,
+// 1:1 face verification.
+//
+//	oneface models  [-models DIR]            check the model files, print the model ID and BLAS
+//	oneface compare [-models DIR] IMG IMG... analyse images, print pairwise distances
+//
+// The model directory defaults to $ONEFACE_MODELDIR, else .models (made by
+// `make setup`). Errors are printed as "oneface: error: ..." followed by
+// "oneface: hint: ..." lines, and exit with status 1 (2 for usage errors).
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+)
+
+type command struct {
+	summary string
+	run     func(args []string, stdout, stderr io.Writer) error
+}
+
+var commands = map[string]command{
+	"models":  {"check the model files and print the model ID and BLAS", runModels},
+	"compare": {"analyse images and print their pairwise distances", runCompare},
+}
+
+// usageError marks errors in how the command was called (exit status 2).
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// hintError carries hints printed after the error line.
+type hintError struct {
+	err   error
+	hints []string
+}
+
+func (e hintError) Error() string { return e.err.Error() }
+func (e hintError) Unwrap() error { return e.err }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "oneface: error: unknown command %q\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	err := cmd.run(args[1:], stdout, stderr)
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(stderr, "oneface: error: %v\n", err)
+	if h, ok := err.(hintError); ok {
+		for _, l := range h.hints {
+			fmt.Fprintf(stderr, "oneface: hint: %s\n", l)
+		}
+	}
+	if _, ok := err.(usageError); ok {
+		return 2
+	}
+	return 1
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: oneface <command> [flags] [args]\n\ncommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+	}
+}
