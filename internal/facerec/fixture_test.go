@@ -11,39 +11,16 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/oneface/oneface/internal/testenv"
 )
 
-// Real-engine fixtures. The models come from `make setup` (.models/, or
-// $ONEFACE_MODELDIR) and the faces from ../shared/faces (or
-// $ONEFACE_FACES). When they are missing the tests skip, except under
-// ONEFACE_REQUIRE_ENGINE=1 (set by `make test` and CI), where they fail.
+// Real-engine fixtures; internal/testenv says where the models and faces
+// are and what happens when they are missing.
 
-func repoRoot() string {
-	wd, _ := os.Getwd()
-	return filepath.Join(wd, "..", "..")
-}
+func modelDir() string { return testenv.ModelDir() }
 
-func modelDir() string {
-	if d := os.Getenv("ONEFACE_MODELDIR"); d != "" {
-		return d
-	}
-	return filepath.Join(repoRoot(), ".models")
-}
-
-func facesDir() string {
-	if d := os.Getenv("ONEFACE_FACES"); d != "" {
-		return d
-	}
-	return filepath.Join(repoRoot(), "..", "shared", "faces")
-}
-
-func missing(t testing.TB, what string, err error) {
-	t.Helper()
-	if os.Getenv("ONEFACE_REQUIRE_ENGINE") != "" {
-		t.Fatalf("%s: %v", what, err)
-	}
-	t.Skipf("%s unavailable (%v); run `make setup`", what, err)
-}
+func missing(t testing.TB, what string, err error) { t.Helper(); testenv.Missing(t, what, err) }
 
 var sharedEngine = sync.OnceValues(func() (*Engine, error) {
 	return Open(modelDir(), Options{})
@@ -60,23 +37,9 @@ func engine(t testing.TB) *Engine {
 	return e
 }
 
-func lfwDir(t testing.TB) string {
-	t.Helper()
-	d := filepath.Join(facesDir(), "lfw-dev")
-	if _, err := os.Stat(filepath.Join(d, "pairs.csv")); err != nil {
-		missing(t, "LFW dev set", err)
-	}
-	return d
-}
+func lfwDir(t testing.TB) string { t.Helper(); return testenv.LFWDir(t) }
 
-func readFace(t testing.TB, rel string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(lfwDir(t), rel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+func readFace(t testing.TB, rel string) []byte { t.Helper(); return testenv.ReadLFW(t, rel) }
 
 type pair struct {
 	a, b string
