@@ -3,6 +3,21 @@ module github.com/oneface/oneface
 go 1.26.0
 
 require (
+	filippo.io/age v1.3.2
 	github.com/Kagami/go-face v0.0.0-20210630145111-0c14797b4d0e
+	github.com/fxamacker/cbor/v2 v2.10.0
+	github.com/makiuchi-d/gozxing v0.1.1
+	github.com/skip2/go-qrcode v0.0.0-20200617195104-da1b6568686e
+	github.com/veraison/go-cose v1.3.0
+	github.com/x448/float16 v0.8.4
+	golang.org/x/crypto v0.58.0
 	golang.org/x/image v0.47.0
+	golang.org/x/mod v0.42.0
+)
+
+require (
+	filippo.io/hpke v0.4.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/text v0.43.0 // indirect
+	golang.org/x/xerrors v0.0.0-20200804184101-5ec99f83aff1 // indirect
 )

@@ -8,28 +8,18 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/oneface/oneface/internal/facerec"
+	"github.com/oneface/oneface/internal/testenv"
 )
 
 func requireModels(t *testing.T) (models, lfw string) {
 	t.Helper()
-	models = os.Getenv("ONEFACE_MODELDIR")
-	if models == "" {
-		models = filepath.Join("..", "..", ".models")
+	models = testenv.ModelDir()
+	if _, err := facerec.CheckModels(models); err != nil {
+		testenv.Missing(t, "models", err)
 	}
-	faces := os.Getenv("ONEFACE_FACES")
-	if faces == "" {
-		faces = filepath.Join("..", "..", "..", "shared", "faces")
-	}
-	lfw = filepath.Join(faces, "lfw-dev", "lfw-deepfunneled")
-	for _, p := range []string{filepath.Join(models, "mmod_human_face_detector.dat"), lfw} {
-		if _, err := os.Stat(p); err != nil {
-			if os.Getenv("ONEFACE_REQUIRE_ENGINE") != "" {
-				t.Fatal(err)
-			}
-			t.Skip(err)
-		}
-	}
-	return models, lfw
+	return models, filepath.Join(testenv.LFWDir(t), "lfw-deepfunneled")
 }
 
 func TestCompareRealFaces(t *testing.T) {
@@ -64,5 +54,51 @@ func TestCompareReportsNoFace(t *testing.T) {
 	code, _, stderr := runCLI("compare", "-models", models, filepath.Join(lfw, "Abel_Pacheco", "Abel_Pacheco_0001.jpg"), blank)
 	if code != 1 || !strings.Contains(stderr, "blank.png: facerec: no face found") {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestKeygenEnrollOpen(t *testing.T) {
+	models, lfw := requireModels(t)
+	dir := t.TempDir()
+	p := func(name string) string { return filepath.Join(dir, name) }
+	code, issuerPub, stderr := runCLI("keygen", "issuer", "-name", "test-issuer", "-o", p("issuer.key"))
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	code, kioskPub, stderr := runCLI("keygen", "verifier", "-o", p("kiosk.key"))
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	if code, _, stderr := runCLI("keygen", "deployment", "-o", p("deploy.secret")); code != 0 {
+		t.Fatal(stderr)
+	}
+	if code, _, stderr := runCLI("keygen", "verifier", "-o", p("kiosk.key")); code != 1 || !strings.Contains(stderr, "never overwrites") {
+		t.Fatalf("overwrote a key: exit %d %q", code, stderr)
+	}
+	photo := func(n string) string { return filepath.Join(lfw, "Abel_Pacheco", "Abel_Pacheco_"+n+".jpg") }
+	code, out, stderr := runCLI("enroll", "-models", models, "-key", p("issuer.key"), "-secret", p("deploy.secret"),
+		"-to", strings.TrimSpace(kioskPub), "-purpose", "door-main", "-subject", "employee-42",
+		"-o", p("ref.txt"), "-qr", p("card.png"), photo("0001"), photo("0002"))
+	if code != 0 || !strings.Contains(out, "template: mean of 2 photo(s)") {
+		t.Fatalf("enroll: exit %d\n%s%s", code, out, stderr)
+	}
+	for _, ref := range []string{p("ref.txt"), p("card.png")} {
+		code, out, stderr = runCLI("open", "-models", models, "-key", p("kiosk.key"), "-issuer", strings.TrimSpace(issuerPub),
+			"-purpose", "door-main", ref)
+		if code != 0 || !strings.Contains(out, `opens for "door-main"`) {
+			t.Fatalf("open %s: exit %d\n%s%s", ref, code, out, stderr)
+		}
+	}
+	code, _, stderr = runCLI("open", "-models", models, "-key", p("kiosk.key"), "-issuer", strings.TrimSpace(issuerPub),
+		"-purpose", "vault", p("ref.txt"))
+	if code != 1 || !strings.Contains(stderr, "oneface: error: verify: purpose not allowed") {
+		t.Fatalf("wrong purpose: exit %d %q", code, stderr)
+	}
+	// A refused enrolment photo names the photo, the reason and what to do.
+	small := filepath.Join(filepath.Dir(lfw), "lfw", "Abel_Pacheco", "Abel_Pacheco_0001.jpg")
+	code, _, stderr = runCLI("enroll", "-models", models, "-key", p("issuer.key"), "-secret", p("deploy.secret"),
+		"-to", strings.TrimSpace(kioskPub), "-purpose", "door-main", "-subject", "s", "-o", p("ref2.txt"), small)
+	if code != 1 || !strings.Contains(stderr, "face_too_small") || !strings.Contains(stderr, "oneface: hint: retake "+small) {
+		t.Fatalf("small face: exit %d %q", code, stderr)
 	}
 }

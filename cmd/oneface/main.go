@@ -1,8 +1,12 @@
 // Command oneface is the command-line tool of oneface: audited, on-device,
 // 1:1 face verification.
 //
-//	oneface models  [-models DIR]            check the model files, print the model ID and BLAS
-//	oneface compare [-models DIR] IMG IMG... analyse images, print pairwise distances
+//	oneface models  [-models DIR]                      check the model files, print the model ID and BLAS
+//	oneface compare [-models DIR] IMG IMG...           analyse images, print pairwise distances
+//	oneface keygen  issuer|verifier|deployment -o FILE make a key (public half on stdout)
+//	oneface enroll  -key F -secret F -to R -purpose P -subject ID -o REF PHOTO...
+//	                                                   enrol a person into a sealed reference (and -qr PNG)
+//	oneface open    -key F -issuer PUB -purpose P REF  open a reference (text file or QR image) and show it
 //
 // The model directory defaults to $ONEFACE_MODELDIR, else .models (made by
 // `make setup`). Errors are printed as "oneface: error: ..." followed by
@@ -24,6 +28,9 @@ type command struct {
 var commands = map[string]command{
 	"models":  {"check the model files and print the model ID and BLAS", runModels},
 	"compare": {"analyse images and print their pairwise distances", runCompare},
+	"keygen":  {"make an issuer, verifier or deployment key", runKeygen},
+	"enroll":  {"enrol a person into a signed, sealed reference", runEnroll},
+	"open":    {"open a reference (text or QR image) and show what it holds", runOpen},
 }
 
 // usageError marks errors in how the command was called (exit status 2).

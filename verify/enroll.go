@@ -1,0 +1,251 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/oneface/oneface/internal/facerec"
+	"github.com/oneface/oneface/internal/ref"
+)
+
+// Reason is a machine-readable cause for refusing a photo or a frame.
+type Reason string
+
+// Reasons of the enrolment quality gate. Every one of them means "take
+// another photo".
+const (
+	ReasonUnreadable    Reason = "unreadable"          // not a JPEG/PNG, corrupt, or over the size limits
+	ReasonNoFace        Reason = "no_face"             // no face detected
+	ReasonMultipleFaces Reason = "multiple_faces"      // several comparable faces
+	ReasonFaceTooSmall  Reason = "face_too_small"      // face box narrower than the minimum
+	ReasonInconsistent  Reason = "inconsistent_photos" // the photos do not look like one person
+	ReasonCanceled      Reason = "canceled"            // the context ended
+	ReasonEngineFailure Reason = "engine_failure"      // the engine failed (closed, internal error)
+)
+
+const (
+	defaultMinFacePixels = 80
+	defaultMaxSpread     = 0.6
+	defaultValidity      = 365 * 24 * time.Hour
+	maxEnrollPhotos      = 8
+)
+
+// ErrQuality is matched by every *[QualityError].
+var ErrQuality = errors.New("verify: enrolment photo refused")
+
+// QualityError says which enrolment photo was refused and why.
+type QualityError struct {
+	Photo  int    // index into EnrollRequest.Photos; -1 for the set as a whole
+	Reason Reason // machine-readable
+	Err    error  // underlying error, if any
+}
+
+func (e *QualityError) Error() string {
+	msg := fmt.Sprintf("verify: enrolment photo %d refused: %s", e.Photo, e.Reason)
+	if e.Photo < 0 {
+		msg = fmt.Sprintf("verify: enrolment photos refused: %s", e.Reason)
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Is matches [ErrQuality].
+func (e *QualityError) Is(target error) bool { return target == ErrQuality }
+
+// Unwrap returns the underlying error.
+func (e *QualityError) Unwrap() error { return e.Err }
+
+// IssuerConfig configures [NewIssuer].
+type IssuerConfig struct {
+	Key    *IssuerKey        // signs references
+	Secret *DeploymentSecret // keys pseudonyms and the PIN layer
+	Engine *Engine           // the face engine
+	Clock  func() time.Time  // default time.Now
+	// MinFacePixels is the smallest accepted face box width in an
+	// enrolment photo (default 80, dlib's HOG detection floor).
+	MinFacePixels int
+	// MaxSpread is the largest Euclidean distance allowed between two
+	// enrolment photos of one person (default 0.6): a sanity check that
+	// catches a mix-up of people, not a matching threshold.
+	MaxSpread float64
+}
+
+// Issuer enrols people into references. It keeps no copy of anything it
+// issues. It is safe for concurrent use.
+type Issuer struct {
+	c IssuerConfig
+}
+
+// NewIssuer checks the configuration and returns an Issuer.
+func NewIssuer(c IssuerConfig) (*Issuer, error) {
+	if c.Key == nil || c.Secret == nil || c.Engine == nil {
+		return nil, errors.New("verify: an issuer needs a key, a deployment secret and an engine")
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	if c.MinFacePixels == 0 {
+		c.MinFacePixels = defaultMinFacePixels
+	}
+	if c.MaxSpread == 0 {
+		c.MaxSpread = defaultMaxSpread
+	}
+	return &Issuer{c}, nil
+}
+
+// EnrollRequest is one person's enrolment.
+type EnrollRequest struct {
+	// SubjectID is the issuer's identifier for the person. Only its
+	// pseudonym under the deployment secret enters the reference.
+	SubjectID string
+	// Photos are 1..8 JPEG or PNG photos of the person alone.
+	Photos [][]byte
+	// Purposes the reference may be used for (1..8, e.g. "door-main").
+	Purposes []string
+	// Validity from now (default one year).
+	Validity time.Duration
+	// Verifiers that can open the reference (at least one).
+	Verifiers []*VerifierRecipient
+	// PIN, if set, adds the holder PIN layer ("type 2" reference).
+	PIN string
+}
+
+// Enrollment is an issued reference, to hand to the person.
+type Enrollment struct {
+	Reference []byte // sealed binary form; EncodeText gives the text form
+	ID        ReferenceID
+	Subject   Pseudonym
+	ExpiresAt time.Time
+	Quality   Quality
+}
+
+// Enroll runs every photo through the quality gate (exactly one face, at
+// least MinFacePixels wide, photos consistent with each other), averages
+// their descriptors into the template, then signs and seals the reference.
+//
+// Averaging is measured, not assumed: on the LFW dev set (80 people with 3+
+// photos; 209 genuine and 16,511 impostor comparisons) a mean of two
+// photos missed 1.4 % of genuine probes at a false-match rate of 1e-3,
+// against 5.3 % for one photo (TestEnrolmentStrategies). A mean template
+// sits closer to every face, impostors included, so thresholds are
+// calibrated per number of photos, which the reference records.
+func (is *Issuer) Enroll(ctx context.Context, req EnrollRequest) (*Enrollment, error) {
+	if len(req.Photos) == 0 || len(req.Photos) > maxEnrollPhotos {
+		return nil, fmt.Errorf("verify: %d enrolment photos (1..%d)", len(req.Photos), maxEnrollPhotos)
+	}
+	if req.SubjectID == "" {
+		return nil, errors.New("verify: empty subject ID")
+	}
+	if len(req.Verifiers) == 0 {
+		return nil, errors.New("verify: no verifier recipients")
+	}
+	if len(req.Purposes) == 0 || len(req.Purposes) > ref.MaxPurposes {
+		return nil, fmt.Errorf("verify: %d purposes (1..%d)", len(req.Purposes), ref.MaxPurposes)
+	}
+	for _, p := range req.Purposes {
+		if err := ref.CheckPurpose(p); err != nil {
+			return nil, err
+		}
+	}
+	validity := req.Validity
+	if validity == 0 {
+		validity = defaultValidity
+	}
+	if validity < 0 {
+		return nil, errors.New("verify: negative validity")
+	}
+
+	descs := make([]facerec.Descriptor, 0, len(req.Photos))
+	defer func() {
+		for i := range descs {
+			clear(descs[i][:])
+		}
+	}()
+	q := Quality{Photos: len(req.Photos), MinFacePx: math.MaxInt}
+	for i, photo := range req.Photos {
+		f, err := is.gate(ctx, i, photo)
+		if err != nil {
+			return nil, err
+		}
+		descs = append(descs, f.Descriptor)
+		q.MinFacePx = min(q.MinFacePx, f.Box.Dx())
+	}
+	for i := range descs {
+		for j := i + 1; j < len(descs); j++ {
+			q.Spread = max(q.Spread, facerec.Euclidean(&descs[i], &descs[j]))
+		}
+	}
+	if q.Spread > is.c.MaxSpread {
+		return nil, &QualityError{Photo: -1, Reason: ReasonInconsistent,
+			Err: fmt.Errorf("photos %.3f apart, limit %.2f", q.Spread, is.c.MaxSpread)}
+	}
+	var mean [ref.DescriptorDims]float32
+	for k := range mean {
+		var s float64
+		for i := range descs {
+			s += float64(descs[i][k])
+		}
+		mean[k] = float32(s / float64(len(descs)))
+	}
+	defer clear(mean[:])
+
+	now := is.c.Clock()
+	var pin *ref.PIN
+	if req.PIN != "" {
+		pin = &ref.PIN{PIN: req.PIN, Secret: is.c.Secret.b[:]}
+	}
+	subject := is.c.Secret.Pseudonym(req.SubjectID)
+	r := issueRequest{
+		subject:   subject,
+		issuedAt:  now,
+		expiresAt: now.Add(validity),
+		purposes:  req.Purposes,
+		model:     is.c.Engine.ModelID(),
+		quality:   q,
+		descs:     [][ref.DescriptorDims]float32{mean},
+	}
+	id, sealed, err := issue(is.c.Key, r, req.Verifiers, pin)
+	if err != nil {
+		return nil, err
+	}
+	return &Enrollment{Reference: sealed, ID: id, Subject: subject, ExpiresAt: time.Unix(r.expiresAt.Unix(), 0), Quality: q}, nil
+}
+
+// gate analyses one enrolment photo and applies the quality rules.
+func (is *Issuer) gate(ctx context.Context, i int, photo []byte) (facerec.Face, error) {
+	a, err := is.c.Engine.e.Analyze(ctx, facerec.Bytes(photo))
+	switch {
+	case errors.Is(err, facerec.ErrCorruptImage), errors.Is(err, facerec.ErrTooLarge), errors.Is(err, facerec.ErrUnsupportedFormat):
+		return facerec.Face{}, &QualityError{Photo: i, Reason: ReasonUnreadable, Err: err}
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return facerec.Face{}, &QualityError{Photo: i, Reason: ReasonCanceled, Err: err}
+	case err != nil:
+		return facerec.Face{}, &QualityError{Photo: i, Reason: ReasonEngineFailure, Err: err}
+	}
+	f, err := a.Single()
+	switch {
+	case errors.Is(err, facerec.ErrNoFace):
+		return f, &QualityError{Photo: i, Reason: ReasonNoFace}
+	case errors.Is(err, facerec.ErrMultipleFaces):
+		return f, &QualityError{Photo: i, Reason: ReasonMultipleFaces, Err: err}
+	case err != nil:
+		return f, &QualityError{Photo: i, Reason: ReasonEngineFailure, Err: err}
+	}
+	if f.Box.Dx() < is.c.MinFacePixels {
+		return f, &QualityError{Photo: i, Reason: ReasonFaceTooSmall,
+			Err: fmt.Errorf("face %d px wide, minimum %d", f.Box.Dx(), is.c.MinFacePixels)}
+	}
+	return f, nil
+}
+
+// distance is the Euclidean distance between the reference template and a
+// live descriptor (the mean template, when a reference holds several).
+func (r *Reference) distance(live *facerec.Descriptor) float64 {
+	t := facerec.Descriptor(r.descs[0])
+	return facerec.Euclidean(&t, live)
+}
