@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"filippo.io/age"
+	"github.com/oneface/oneface/internal/notekey"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -54,25 +55,15 @@ func GenerateIssuerKey(name string) (*IssuerKey, error) {
 // ParseIssuerKey parses the text form of an issuer signing key.
 func ParseIssuerKey(s string) (*IssuerKey, error) {
 	s = strings.TrimSpace(s)
-	if _, err := note.NewSigner(s); err != nil { // validates format and key hash
+	name, priv, vkey, err := notekey.Private(s)
+	if err != nil {
 		return nil, fmt.Errorf("%w: issuer key: %v", ErrKeyFormat, err)
 	}
-	f := strings.SplitN(s, "+", 5) // the base64 key may itself contain '+'
-	raw, err := base64.StdEncoding.DecodeString(f[4])
-	if err != nil || len(raw) != 1+ed25519.SeedSize || raw[0] != 1 {
-		return nil, fmt.Errorf("%w: issuer key is not Ed25519", ErrKeyFormat)
-	}
-	priv := ed25519.NewKeyFromSeed(raw[1:])
-	clear(raw)
-	pubText, err := note.NewEd25519VerifierKey(f[2], priv.Public().(ed25519.PublicKey))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrKeyFormat, err)
-	}
-	pub, err := ParseIssuerPublicKey(pubText)
+	pub, err := ParseIssuerPublicKey(vkey)
 	if err != nil {
 		return nil, err
 	}
-	return &IssuerKey{name: f[2], priv: priv, text: s, pub: pub}, nil
+	return &IssuerKey{name: name, priv: priv, text: s, pub: pub}, nil
 }
 
 // String returns the secret text form.
@@ -84,16 +75,11 @@ func (k *IssuerKey) Public() *IssuerPublicKey { return k.pub }
 // ParseIssuerPublicKey parses the text form of an issuer public key.
 func ParseIssuerPublicKey(s string) (*IssuerPublicKey, error) {
 	s = strings.TrimSpace(s)
-	v, err := note.NewVerifier(s) // validates format and key hash
+	v, pub, err := notekey.Public(s)
 	if err != nil {
 		return nil, fmt.Errorf("%w: issuer public key: %v", ErrKeyFormat, err)
 	}
-	f := strings.SplitN(s, "+", 3)
-	raw, err := base64.StdEncoding.DecodeString(f[2])
-	if err != nil || len(raw) != 1+ed25519.PublicKeySize || raw[0] != 1 {
-		return nil, fmt.Errorf("%w: issuer public key is not Ed25519", ErrKeyFormat)
-	}
-	return &IssuerPublicKey{name: v.Name(), pub: ed25519.PublicKey(raw[1:]), id: v.KeyHash(), text: s}, nil
+	return &IssuerPublicKey{name: v.Name(), pub: pub, id: v.KeyHash(), text: s}, nil
 }
 
 // String returns the text form.

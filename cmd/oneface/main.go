@@ -3,10 +3,12 @@
 //
 //	oneface models  [-models DIR]                      check the model files, print the model ID and BLAS
 //	oneface compare [-models DIR] IMG IMG...           analyse images, print pairwise distances
-//	oneface keygen  issuer|verifier|deployment -o FILE make a key (public half on stdout)
+//	oneface keygen  issuer|verifier|deployment|log -o FILE  make a key (public half on stdout)
 //	oneface enroll  -key F -secret F -to R -purpose P -subject ID -o REF PHOTO...
 //	                                                   enrol a person into a sealed reference (and -qr PNG)
 //	oneface open    -key F -issuer PUB -purpose P REF  open a reference (text file or QR image) and show it
+//	oneface audit   verify|show|checkpoint|prove|receipt|check-receipt|export|erase ...
+//	                                                   the audit log: see `oneface audit`
 //
 // The model directory defaults to $ONEFACE_MODELDIR, else .models (made by
 // `make setup`). Errors are printed as "oneface: error: ..." followed by
@@ -17,7 +19,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 )
 
 type command struct {
@@ -31,6 +32,7 @@ var commands = map[string]command{
 	"keygen":  {"make an issuer, verifier or deployment key", runKeygen},
 	"enroll":  {"enrol a person into a signed, sealed reference", runEnroll},
 	"open":    {"open a reference (text or QR image) and show what it holds", runOpen},
+	"audit":   {"verify, inspect, prove, export and erase in an audit log", runAudit},
 }
 
 // usageError marks errors in how the command was called (exit status 2).
@@ -83,12 +85,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: oneface <command> [flags] [args]\n\ncommands:")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range sortedKeys(commands) {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oneface/oneface/audit"
 	"github.com/oneface/oneface/internal/facerec"
 	"github.com/oneface/oneface/verify"
 )
@@ -53,13 +54,13 @@ func writeSecret(path, text string) error {
 
 func runKeygen(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError{"keygen needs a kind: issuer, verifier or deployment"}
+		return usageError{"keygen needs a kind: issuer, verifier, deployment or log"}
 	}
 	kind := args[0]
 	fs := flag.NewFlagSet("oneface keygen "+kind, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("o", "", "file for the secret key (created, mode 0600; never overwritten)")
-	name := fs.String("name", "", "issuer name (issuer keys only)")
+	name := fs.String("name", "", "issuer name, or the device name for log keys (the log's origin)")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -85,8 +86,16 @@ func runKeygen(args []string, stdout, stderr io.Writer) error {
 		secret, public = k.String(), k.Recipient().String()
 	case "deployment":
 		secret = verify.GenerateDeploymentSecret().String()
+	case "log":
+		if *name == "" {
+			return usageError{"keygen log needs -name (the device name, e.g. kiosk-12.example.org)"}
+		}
+		var err error
+		if secret, public, err = audit.GenerateKey(*name); err != nil {
+			return err
+		}
 	default:
-		return usageError{fmt.Sprintf("unknown key kind %q (issuer, verifier, deployment)", kind)}
+		return usageError{fmt.Sprintf("unknown key kind %q (issuer, verifier, deployment, log)", kind)}
 	}
 	if err := writeSecret(*out, secret); err != nil {
 		return hintError{err, []string{"keygen never overwrites a key: choose another -o or remove the old file yourself"}}
@@ -130,6 +139,8 @@ func runEnroll(args []string, stdout, stderr io.Writer) error {
 	qr := fs.String("qr", "", "also write the reference as a QR code PNG to this file")
 	validity := fs.Duration("validity", 365*24*time.Hour, "how long the reference is valid")
 	pinEnv := fs.String("pin-env", "", "name of an environment variable holding the holder's PIN (type 2 reference)")
+	auditDir := fs.String("audit-log", "", "record the enrolment in this audit log directory")
+	logKey := fs.String("log-key", "", "the audit log's secret key file (with -audit-log)")
 	var to, purposes list
 	fs.Var(&to, "to", "verifier recipient (age1...), repeatable or comma-separated")
 	fs.Var(&purposes, "purpose", "allowed purpose, repeatable or comma-separated")
@@ -181,6 +192,13 @@ func runEnroll(args []string, stdout, stderr io.Writer) error {
 		}
 		imgs = append(imgs, b)
 	}
+	var alog *audit.Log
+	if *auditDir != "" {
+		if alog, err = openLog(*auditDir, *logKey); err != nil {
+			return err
+		}
+		defer alog.Close()
+	}
 	engine, err := verify.OpenEngine(*dir, verify.EngineOptions{})
 	if err != nil {
 		return engineError(*dir, err)
@@ -203,6 +221,16 @@ func runEnroll(args []string, stdout, stderr io.Writer) error {
 	}
 	if err != nil {
 		return err
+	}
+	if alog != nil {
+		// The reference is handed out only once its enrolment is recorded.
+		a, err := alog.Append(context.Background(), audit.Entry{Kind: audit.KindEnroll, Purpose: strings.Join(purposes, "+"),
+			Decision: audit.DecisionNone, Reason: "issued", ModelID: engine.ModelID().String()},
+			&audit.Personal{ReferenceID: enr.ID, Subject: enr.Subject, Notice: "-"})
+		if err != nil {
+			return fmt.Errorf("enrolment not recorded, reference discarded: %w", err)
+		}
+		fmt.Fprintf(stdout, "audit: enrolment recorded as entry %d\n", a.Index)
 	}
 	text := verify.EncodeText(enr.Reference)
 	if err := os.WriteFile(*out, []byte(text+"\n"), 0o600); err != nil {

@@ -1,0 +1,182 @@
+package audit
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	tlogfmt "github.com/transparency-dev/formats/log"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// ErrBadProof means a signature or proof does not verify.
+var ErrBadProof = errors.New("audit: signature or proof does not verify")
+
+const (
+	receiptIntro = "oneface audit receipt v1"
+	// MaxReceiptSize bounds a receipt.
+	MaxReceiptSize = 16 << 10
+	maxProofLen    = 64
+)
+
+// formatReceipt writes the v1 receipt:
+//
+//	oneface audit receipt v1
+//	entry <base64 of the entry>
+//	opening <base64 of the opening key> <base64 of the personal part>   (or "opening -")
+//	proof <k>
+//	<base64 hash>                                                       (k lines)
+//	<empty line>
+//	<the signed checkpoint>
+//
+// It is checkable offline with the log's public key alone ([CheckReceipt]).
+func formatReceipt(entry, opening, personal []byte, proof tlog.RecordProof, cp []byte) ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString(receiptIntro + "\n")
+	b.WriteString("entry " + base64.StdEncoding.EncodeToString(entry) + "\n")
+	if opening != nil {
+		b.WriteString("opening " + base64.StdEncoding.EncodeToString(opening) + " " + base64.StdEncoding.EncodeToString(personal) + "\n")
+	} else {
+		b.WriteString("opening -\n")
+	}
+	fmt.Fprintf(&b, "proof %d\n", len(proof))
+	for _, h := range proof {
+		b.WriteString(base64.StdEncoding.EncodeToString(h[:]) + "\n")
+	}
+	b.WriteString("\n")
+	b.Write(cp)
+	if b.Len() > MaxReceiptSize {
+		return nil, malformed("receipt of %d bytes", b.Len())
+	}
+	return b.Bytes(), nil
+}
+
+// ReceiptInfo is what a valid receipt proves.
+type ReceiptInfo struct {
+	Record         *Record
+	Personal       *Personal // nil when the receipt carries no opening
+	CheckpointSize int64
+}
+
+// CheckReceipt verifies a receipt offline with the log's public key: the
+// checkpoint's signature, then the entry's inclusion in it, then — when the
+// receipt carries one — that the personal part opens the entry's
+// commitment. Nothing from the kiosk needs to be trusted.
+func CheckReceipt(receipt []byte, logKey string) (*ReceiptInfo, error) {
+	if len(receipt) > MaxReceiptSize {
+		return nil, malformed("receipt of %d bytes, limit %d", len(receipt), MaxReceiptSize)
+	}
+	v, err := note.NewVerifier(strings.TrimSpace(logKey))
+	if err != nil {
+		return nil, fmt.Errorf("audit: log key: %w", err)
+	}
+	head, cpText, ok := bytes.Cut(receipt, []byte("\n\n"))
+	if !ok {
+		return nil, malformed("receipt: no checkpoint")
+	}
+	lines := strings.Split(string(head), "\n")
+	if len(lines) < 4 || lines[0] != receiptIntro {
+		return nil, malformed("receipt: unexpected intro")
+	}
+	b64 := base64.StdEncoding.Strict()
+	entryB64, ok := strings.CutPrefix(lines[1], "entry ")
+	if !ok {
+		return nil, malformed("receipt: entry line")
+	}
+	entry, err := b64.DecodeString(entryB64)
+	if err != nil {
+		return nil, malformed("receipt: entry: %v", err)
+	}
+	var opening, personal []byte
+	switch op, ok := strings.CutPrefix(lines[2], "opening "); {
+	case !ok:
+		return nil, malformed("receipt: opening line")
+	case op == "-":
+	default:
+		o, p, ok := strings.Cut(op, " ")
+		if !ok {
+			return nil, malformed("receipt: opening")
+		}
+		if opening, err = b64.DecodeString(o); err != nil || len(opening) != 32 {
+			return nil, malformed("receipt: opening key")
+		}
+		if personal, err = b64.DecodeString(p); err != nil {
+			return nil, malformed("receipt: personal part")
+		}
+	}
+	ks, ok := strings.CutPrefix(lines[3], "proof ")
+	k, err := strconv.Atoi(ks)
+	if !ok || err != nil || k < 0 || k > maxProofLen || strconv.Itoa(k) != ks || len(lines) != 4+k {
+		return nil, malformed("receipt: proof length")
+	}
+	proof := make(tlog.RecordProof, k)
+	for i := range proof {
+		h, err := b64.DecodeString(lines[4+i])
+		if err != nil || len(h) != len(tlog.Hash{}) {
+			return nil, malformed("receipt: proof hash %d", i)
+		}
+		copy(proof[i][:], h)
+	}
+	// Authenticate the checkpoint before reading it.
+	cp, _, _, err := tlogfmt.ParseCheckpoint(cpText, v.Name(), v)
+	if err != nil {
+		return nil, fmt.Errorf("%w: checkpoint: %v", ErrBadProof, err)
+	}
+	if len(cp.Hash) != len(tlog.Hash{}) || cp.Size > 1<<62 {
+		return nil, malformed("receipt: checkpoint hash")
+	}
+	rec, err := ParseRecord(entry)
+	if err != nil {
+		return nil, err
+	}
+	var root tlog.Hash
+	copy(root[:], cp.Hash)
+	if rec.Index >= int64(cp.Size) || tlog.CheckRecord(proof, int64(cp.Size), root, rec.Index, tlog.RecordHash(entry)) != nil {
+		return nil, fmt.Errorf("%w: entry %d is not in the checkpoint of %d entries", ErrBadProof, rec.Index, cp.Size)
+	}
+	info := &ReceiptInfo{Record: rec, CheckpointSize: int64(cp.Size)}
+	if opening != nil {
+		p, err := parsePersonal(personal)
+		if err != nil {
+			return nil, err
+		}
+		if !hmac.Equal(rec.Commitment, commitment(opening, personal)) {
+			return nil, fmt.Errorf("%w: the personal part does not open the entry's commitment", ErrBadProof)
+		}
+		info.Personal = p
+	}
+	return info, nil
+}
+
+// CheckConsistency verifies offline that the checkpoint newer extends
+// older: both signed by the log key, and proof shows the older tree is a
+// prefix of the newer one (no entry edited, removed or reordered).
+func CheckConsistency(older, newer []byte, proof tlog.TreeProof, logKey string) error {
+	v, err := note.NewVerifier(strings.TrimSpace(logKey))
+	if err != nil {
+		return fmt.Errorf("audit: log key: %w", err)
+	}
+	a, _, _, err := tlogfmt.ParseCheckpoint(older, v.Name(), v)
+	if err != nil {
+		return fmt.Errorf("%w: older checkpoint: %v", ErrBadProof, err)
+	}
+	b, _, _, err := tlogfmt.ParseCheckpoint(newer, v.Name(), v)
+	if err != nil {
+		return fmt.Errorf("%w: newer checkpoint: %v", ErrBadProof, err)
+	}
+	if len(a.Hash) != 32 || len(b.Hash) != 32 || a.Size > b.Size || a.Size == 0 || b.Size > 1<<62 {
+		return fmt.Errorf("%w: checkpoints of %d and %d entries", ErrBadProof, a.Size, b.Size)
+	}
+	var ha, hb tlog.Hash
+	copy(ha[:], a.Hash)
+	copy(hb[:], b.Hash)
+	if err := tlog.CheckTree(proof, int64(b.Size), hb, int64(a.Size), ha); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadProof, err)
+	}
+	return nil
+}
