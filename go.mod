@@ -8,6 +8,7 @@ require (
 	github.com/fxamacker/cbor/v2 v2.10.0
 	github.com/makiuchi-d/gozxing v0.1.1
 	github.com/skip2/go-qrcode v0.0.0-20200617195104-da1b6568686e
+	github.com/transparency-dev/formats v0.1.1
 	github.com/veraison/go-cose v1.3.0
 	github.com/x448/float16 v0.8.4
 	golang.org/x/crypto v0.58.0
@@ -17,9 +18,10 @@ require (
 
 require (
 	filippo.io/hpke v0.4.0 // indirect
-	github.com/transparency-dev/formats v0.1.1 // indirect
-	github.com/transparency-dev/merkle v0.0.2 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
 	golang.org/x/xerrors v0.0.0-20200804184101-5ec99f83aff1 // indirect
 )
+
+// Test dependencies.
+require github.com/transparency-dev/merkle v0.0.2
