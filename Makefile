@@ -11,7 +11,7 @@ export ONEFACE_FACES    := $(abspath $(SHARED))/faces
 # Tests that need the engine or the dev faces fail (not skip) under make.
 export ONEFACE_REQUIRE_ENGINE := 1
 
-.PHONY: all setup build test lint demo bench fuzz clean
+.PHONY: all setup build test lint demo bench fuzz calibrate clean
 
 all: build
 
@@ -43,6 +43,10 @@ fuzz: setup
 	for f in FuzzUnmarshalBody FuzzVerify FuzzUnseal FuzzDecodeText; do $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./internal/ref || exit 1; done
 	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) ./verify
 	for f in FuzzParseRecord FuzzParsePersonal FuzzCheckReceipt FuzzVerifyEntries FuzzReadFrames; do $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./audit || exit 1; done
+
+calibrate: setup
+	cd internal/calib && $(GO) generate .
+	@git diff --stat internal/calib/calibration.json
 
 clean:
 	rm -rf bin .tools

@@ -102,3 +102,33 @@ func TestKeygenEnrollOpen(t *testing.T) {
 		t.Fatalf("small face: exit %d %q", code, stderr)
 	}
 }
+
+func TestEvalCommand(t *testing.T) {
+	models, lfw := requireModels(t)
+	dir := t.TempDir()
+	csv := "a,b,same\n" +
+		filepath.Join(lfw, "Abel_Pacheco", "Abel_Pacheco_0001.jpg") + "," + filepath.Join(lfw, "Abel_Pacheco", "Abel_Pacheco_0004.jpg") + ",1\n" +
+		filepath.Join(lfw, "Abel_Pacheco", "Abel_Pacheco_0001.jpg") + "," + filepath.Join(lfw, "Akhmed_Zakayev", "Akhmed_Zakayev_0001.jpg") + ",0\n" +
+		filepath.Join(lfw, "Abel_Pacheco", "Abel_Pacheco_0001.jpg") + ",missing.jpg,0\n" +
+		"only,two\n"
+	pairs := filepath.Join(dir, "pairs.csv")
+	os.WriteFile(pairs, []byte(csv), 0o644)
+	out := filepath.Join(dir, "out")
+	code, stdout, stderr := runCLI("eval", "-models", models, "-pairs", pairs, "-cache", "", "-out", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"3 pairs (1 genuine, 1 impostor scored; 1 lost", "failure to acquire  25%", "1 CSV lines skipped (first: line 5: 2 fields", "not claimed: too few impostor comparisons"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+	if !strings.Contains(stderr, "missing.jpg") {
+		t.Errorf("the missing file is not named: %s", stderr)
+	}
+	for _, f := range []string{"report.md", "report.json", "det.svg", "hist.png"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Error(err)
+		}
+	}
+}

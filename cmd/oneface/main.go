@@ -7,6 +7,8 @@
 //	oneface enroll  -key F -secret F -to R -purpose P -subject ID -o REF PHOTO...
 //	                                                   enrol a person into a sealed reference (and -qr PNG)
 //	oneface open    -key F -issuer PUB -purpose P REF  open a reference (text file or QR image) and show it
+//	oneface eval    -pairs FILE.csv [-root DIR] [-folds K] [-out DIR] [-compare report.json]
+//	                                                   measure error rates, write report and plots
 //	oneface audit   verify|show|checkpoint|prove|receipt|check-receipt|export|erase ...
 //	                                                   the audit log: see `oneface audit`
 //
@@ -33,6 +35,7 @@ var commands = map[string]command{
 	"enroll":  {"enrol a person into a signed, sealed reference", runEnroll},
 	"open":    {"open a reference (text or QR image) and show what it holds", runOpen},
 	"audit":   {"verify, inspect, prove, export and erase in an audit log", runAudit},
+	"eval":    {"measure error rates on labelled pairs; report, DET plot, histograms", runEval},
 }
 
 // usageError marks errors in how the command was called (exit status 2).

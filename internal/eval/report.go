@@ -1,0 +1,237 @@
+package eval
+
+import (
+	"encoding/json"
+	"fmt"
+	"image/color"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+)
+
+// LoadReport reads a report.json written by [WriteReport].
+func LoadReport(path string) (*Report, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("eval: %s: %v", path, err)
+	}
+	return &r, nil
+}
+
+// WriteReport writes report.json, report.md and the plots (det.png,
+// det.svg, hist.png, hist.svg) into dir. With compare, the plots and the
+// summary overlay the two reports.
+func WriteReport(dir string, r, compare *Report) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "report.json"), append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	reports := []*Report{r}
+	if compare != nil {
+		reports = append(reports, compare)
+	}
+	for _, ext := range []string{"png", "svg"} {
+		if err := detPlot(reports, filepath.Join(dir, "det."+ext)); err != nil {
+			return err
+		}
+		if err := histPlot(reports, filepath.Join(dir, "hist."+ext)); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(filepath.Join(dir, "report.md"), []byte(Markdown(r, compare)), 0o644)
+}
+
+// Summary is the short text report printed by the CLI.
+func Summary(r *Report) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %d pairs (%d genuine, %d impostor scored; %d lost to failures to acquire), model %s\n",
+		r.Name, r.Pairs, r.GenuinePairs, r.ImpostorPairs, r.PairsLost, r.ModelID)
+	fmt.Fprintf(&b, "  failure to acquire  %s\n", r.FTA)
+	for _, a := range r.AtThresholds {
+		fmt.Fprintf(&b, "  at distance < %.3f  FMR %s, FNMR %s\n", a.Threshold, a.FMR, a.FNMR)
+	}
+	for _, o := range r.AtFMR {
+		fmt.Fprintf(&b, "  FNMR at FMR %g      %s (threshold %.4f; measured FMR %s)\n", o.TargetFMR, o.FNMR, o.Threshold, o.FMR)
+	}
+	for _, u := range r.Unsupported {
+		fmt.Fprintf(&b, "  not claimed: %s\n", strings.TrimPrefix(u, "eval: "))
+	}
+	fmt.Fprintf(&b, "  EER %.2f%% (at %.4f), ROC AUC %.4f", 100*r.EER, r.EERThreshold, r.AUC)
+	if r.BestThreshold != 0 {
+		fmt.Fprintf(&b, ", best-threshold accuracy %.2f%% (at %.4f)", 100*r.BestAccuracy, r.BestThreshold)
+	}
+	b.WriteString("\n")
+	if len(r.FoldAccuracy) > 0 {
+		fmt.Fprintf(&b, "  %d-fold accuracy %.2f%% ± %.2f%%\n", len(r.FoldAccuracy), 100*r.FoldMean, 100*r.FoldStd)
+	}
+	if len(r.LineErrors) > 0 {
+		fmt.Fprintf(&b, "  %d CSV lines skipped (first: %s)\n", len(r.LineErrors), r.LineErrors[0])
+	}
+	fmt.Fprintf(&b, "  %d images, %d from cache, %.1f s\n", r.Images, r.CacheHits, r.WallSeconds)
+	return b.String()
+}
+
+// Markdown is report.md.
+func Markdown(r, compare *Report) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Evaluation: %s\n\n", r.Name)
+	fmt.Fprintf(&b, "Pairs file `%s`, model `%s`, metric %s, subject selection: %s.\n\n", r.PairsFile, r.ModelID, r.Metric, r.Selection)
+	b.WriteString("Rates follow ISO/IEC 19795-1; each comes with its count and a 95 % confidence interval (exact binomial; rule of three when there is no error). ")
+	b.WriteString("A false-match rate is only claimed when the impostor count supports it (n ≥ 3/FMR).\n\n")
+	b.WriteString("```\n" + Summary(r))
+	if compare != nil {
+		b.WriteString("\n" + Summary(compare))
+	}
+	b.WriteString("```\n\n![DET curve](det.png)\n\n![Distance histograms](hist.png)\n")
+	if len(r.FailedImages) > 0 {
+		b.WriteString("\n## Failures to acquire\n\n")
+		for _, f := range r.FailedImages {
+			fmt.Fprintf(&b, "- `%s`: %s\n", f.Path, f.Error)
+		}
+	}
+	if len(r.LineErrors) > 0 {
+		b.WriteString("\n## Skipped CSV lines\n\n")
+		for _, l := range r.LineErrors {
+			fmt.Fprintf(&b, "- %s\n", l)
+		}
+	}
+	return b.String()
+}
+
+var palette = []color.RGBA{{31, 119, 180, 255}, {214, 39, 40, 255}, {44, 160, 44, 255}, {148, 103, 189, 255}}
+
+// detCurve samples (FMR, FNMR) at every distinct distance, flooring zero
+// rates at half a count so a log scale can show them.
+func detCurve(r *Report) plotter.XYs {
+	gen, imp := slices.Clone(r.Genuine), slices.Clone(r.Impostor)
+	sort.Float64s(gen)
+	sort.Float64s(imp)
+	if len(gen) == 0 || len(imp) == 0 {
+		return nil
+	}
+	// Thresholds: every genuine distance (where FNMR steps) and impostor
+	// distances at geometrically spaced ranks (where FMR steps), so that
+	// the curve keeps its shape on a log scale with a few thousand points.
+	ts := slices.Clone(gen)
+	for k := 0; k < len(imp); k = max(k+1, int(float64(k)*1.02)) {
+		ts = append(ts, imp[k])
+	}
+	ts = append(ts, imp[len(imp)-1], math.Nextafter(imp[len(imp)-1], math.Inf(1)))
+	ts = slices.Compact(slices.Sorted(slices.Values(ts)))
+	var pts plotter.XYs
+	for _, t := range ts {
+		fmr := math.Max(float64(countBelow(imp, t)), 0.5) / float64(len(imp))
+		fnmr := math.Max(float64(len(gen)-countBelow(gen, t)), 0.5) / float64(len(gen))
+		pts = append(pts, plotter.XY{X: fmr, Y: fnmr})
+	}
+	return pts
+}
+
+func detPlot(reports []*Report, path string) error {
+	p := plot.New()
+	p.Title.Text = "DET: false non-match vs false match (log scales)"
+	p.X.Label.Text = "false-match rate (FMR)"
+	p.Y.Label.Text = "false-non-match rate (FNMR)"
+	p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
+	p.X.Tick.Marker, p.Y.Tick.Marker = plot.LogTicks{Prec: -1}, plot.LogTicks{Prec: -1}
+	p.Legend.Top = true
+	for i, r := range reports {
+		pts := detCurve(r)
+		if len(pts) == 0 {
+			continue
+		}
+		l, err := plotter.NewLine(pts)
+		if err != nil {
+			return err
+		}
+		l.Color = palette[i%len(palette)]
+		l.Width = vg.Points(1.5)
+		p.Add(l)
+		p.Legend.Add(fmt.Sprintf("%s (%d gen / %d imp)", r.Name, len(r.Genuine), len(r.Impostor)), l)
+		for _, o := range r.AtFMR {
+			s, err := plotter.NewScatter(plotter.XYs{{X: math.Max(o.FMR.Value, 0.5/float64(o.FMR.Trials)), Y: math.Max(o.FNMR.Value, 0.5/float64(o.FNMR.Trials))}})
+			if err != nil {
+				return err
+			}
+			s.Color = palette[i%len(palette)]
+			s.Radius = vg.Points(3)
+			p.Add(s)
+		}
+	}
+	p.Add(plotter.NewGrid())
+	return p.Save(7*vg.Inch, 5*vg.Inch, path)
+}
+
+func histPlot(reports []*Report, path string) error {
+	p := plot.New()
+	p.Title.Text = "Distances: genuine (same person) vs impostor"
+	p.X.Label.Text = "Euclidean distance"
+	p.Y.Label.Text = "density"
+	p.Legend.Top = true
+	ymax := 0.0
+	for i, r := range reports {
+		for k, vals := range [][]float64{r.Genuine, r.Impostor} {
+			if len(vals) == 0 {
+				continue
+			}
+			h, err := plotter.NewHist(plotter.Values(vals), 40)
+			if err != nil {
+				return err
+			}
+			h.Normalize(1)
+			c := palette[(2*i+k)%len(palette)]
+			h.LineStyle.Color = c
+			h.FillColor = color.NRGBA{c.R, c.G, c.B, 110}
+			for _, b := range h.Bins {
+				ymax = math.Max(ymax, b.Weight)
+			}
+			p.Add(h)
+			p.Legend.Add(fmt.Sprintf("%s %s (%d)", r.Name, []string{"genuine", "impostor"}[k], len(vals)), h)
+		}
+	}
+	r := reports[0]
+	marks := []struct {
+		t    float64
+		name string
+	}{}
+	for _, a := range r.AtThresholds {
+		marks = append(marks, struct {
+			t    float64
+			name string
+		}{a.Threshold, fmt.Sprintf("%.2f", a.Threshold)})
+	}
+	for _, o := range r.AtFMR {
+		marks = append(marks, struct {
+			t    float64
+			name string
+		}{o.Threshold, fmt.Sprintf("FMR %g: %.3f", o.TargetFMR, o.Threshold)})
+	}
+	for j, m := range marks {
+		l, err := plotter.NewLine(plotter.XYs{{X: m.t, Y: 0}, {X: m.t, Y: ymax}})
+		if err != nil {
+			return err
+		}
+		l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+		l.Color = color.RGBA{0, 0, 0, uint8(255 - 60*j%200)}
+		p.Add(l)
+		p.Legend.Add("threshold "+m.name, l)
+	}
+	return p.Save(7*vg.Inch, 5*vg.Inch, path)
+}

@@ -1,0 +1,468 @@
+package eval
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/csv"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/oneface/oneface/internal/facerec"
+)
+
+// Describer turns image bytes into the subject's descriptor. The engine's
+// implementation is [EngineDescriber]; tests use fakes.
+type Describer interface {
+	Describe(ctx context.Context, image []byte) (facerec.Descriptor, error)
+	ModelID() string
+}
+
+// EngineDescriber analyses with the real engine and takes the face nearest
+// the frame centre (the documented evaluation rule, [facerec.Analysis.Central]).
+type EngineDescriber struct{ E *facerec.Engine }
+
+// Describe implements [Describer].
+func (d EngineDescriber) Describe(ctx context.Context, img []byte) (facerec.Descriptor, error) {
+	a, err := d.E.Analyze(ctx, facerec.Bytes(img))
+	if err != nil {
+		return facerec.Descriptor{}, err
+	}
+	f, err := a.Central()
+	return f.Descriptor, err
+}
+
+// ModelID implements [Describer].
+func (d EngineDescriber) ModelID() string { return d.E.ModelID().String() }
+
+// Config is one evaluation run.
+type Config struct {
+	PairsFile  string    // CSV "a,b,same" (header optional)
+	AllPairs   string    // instead of a CSV: compare every pair of images in this folder of <person>/<image> folders
+	Root       string    // image paths are relative to it (default: the CSV's folder)
+	Folds      int       // k-fold protocol when > 1 (pairs in order, k equal folds, as LFW's View 2)
+	Workers    int       // parallel analyses (default 4)
+	CacheDir   string    // descriptor cache by model ID and file hash ("" disables)
+	Thresholds []float64 // FMR/FNMR reported at these (default 0.6)
+	Targets    []float64 // FNMR reported at these FMRs (default 1e-2, 1e-3)
+	Progress   io.Writer // progress output (nil: none)
+	TTY        bool      // draw a progress bar instead of plain lines
+	MaxImage   int64     // bytes per image file (default 20 MiB)
+}
+
+// ImageError is one failure to acquire.
+type ImageError struct {
+	Path  string `json:"path"`
+	Error string `json:"error"`
+}
+
+// AtThreshold is FMR and FNMR at one threshold.
+type AtThreshold struct {
+	Threshold float64 `json:"threshold"`
+	FMR       Rate    `json:"fmr"`
+	FNMR      Rate    `json:"fnmr"`
+}
+
+// Report is an evaluation's outcome. It marshals to report.json.
+type Report struct {
+	Name          string        `json:"name"`
+	PairsFile     string        `json:"pairs_file"`
+	ModelID       string        `json:"model_id"`
+	Metric        string        `json:"metric"`
+	Selection     string        `json:"selection_rule"`
+	Images        int           `json:"images"`
+	FTA           Rate          `json:"failure_to_acquire"`
+	FailedImages  []ImageError  `json:"failed_images"`
+	LineErrors    []string      `json:"line_errors"`
+	Pairs         int           `json:"pairs"`
+	PairsLost     int           `json:"pairs_lost_to_fta"`
+	GenuinePairs  int           `json:"genuine_pairs"`
+	ImpostorPairs int           `json:"impostor_pairs"`
+	AtThresholds  []AtThreshold `json:"at_thresholds"`
+	AtFMR         []Operating   `json:"at_fmr"`
+	Unsupported   []string      `json:"unsupported_fmr_claims"`
+	EER           float64       `json:"eer"`
+	EERThreshold  float64       `json:"eer_threshold"`
+	AUC           float64       `json:"roc_auc"`
+	BestAccuracy  float64       `json:"best_threshold_accuracy"`
+	BestThreshold float64       `json:"best_threshold"`
+	FoldAccuracy  []float64     `json:"fold_accuracy,omitempty"`
+	FoldMean      float64       `json:"fold_mean,omitempty"`
+	FoldStd       float64       `json:"fold_std,omitempty"`
+	Genuine       []float64     `json:"genuine_distances"`
+	Impostor      []float64     `json:"impostor_distances"`
+	CacheHits     int           `json:"cache_hits"`
+	WallSeconds   float64       `json:"wall_seconds"`
+}
+
+type csvPair struct {
+	a, b string
+	same bool
+	line int
+}
+
+// allPairs lists every unordered pair of images under dir/<person>/,
+// genuine within a person's folder and impostor across folders.
+func allPairs(dir string) ([]csvPair, error) {
+	var rels []string
+	err := filepath.WalkDir(dir, func(p string, de os.DirEntry, err error) error {
+		if err == nil && !de.IsDir() {
+			if ext := strings.ToLower(filepath.Ext(p)); ext == ".jpg" || ext == ".jpeg" || ext == ".png" {
+				rel, _ := filepath.Rel(dir, p)
+				rels = append(rels, rel)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(rels)
+	var pairs []csvPair
+	for i := range rels {
+		for j := i + 1; j < len(rels); j++ {
+			pairs = append(pairs, csvPair{rels[i], rels[j], filepath.Dir(rels[i]) == filepath.Dir(rels[j]), 0})
+		}
+	}
+	return pairs, nil
+}
+
+// readPairs parses the CSV; malformed lines are reported and skipped.
+func readPairs(path string) ([]csvPair, []string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	r := csv.NewReader(io.LimitReader(f, 64<<20))
+	r.FieldsPerRecord = -1
+	r.ReuseRecord = true
+	var pairs []csvPair
+	var errs []string
+	for line := 1; ; line++ {
+		rec, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("line %d: %v", line, err))
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				continue
+			}
+			return nil, errs, err
+		}
+		if line == 1 && len(rec) == 3 && rec[0] == "a" && rec[1] == "b" && rec[2] == "same" {
+			continue
+		}
+		if len(rec) != 3 {
+			errs = append(errs, fmt.Sprintf("line %d: %d fields, want 3 (a,b,same)", line, len(rec)))
+			continue
+		}
+		if rec[2] != "0" && rec[2] != "1" {
+			errs = append(errs, fmt.Sprintf("line %d: same is %q, want 0 or 1", line, rec[2]))
+			continue
+		}
+		if rec[0] == "" || rec[1] == "" {
+			errs = append(errs, fmt.Sprintf("line %d: empty path", line))
+			continue
+		}
+		pairs = append(pairs, csvPair{rec[0], rec[1], rec[2] == "1", line})
+	}
+	return pairs, errs, nil
+}
+
+type outcome struct {
+	desc facerec.Descriptor
+	err  error
+}
+
+// Run evaluates the pairs of cfg with d.
+func Run(ctx context.Context, d Describer, cfg Config) (*Report, error) {
+	start := time.Now()
+	if cfg.Root == "" {
+		cfg.Root = filepath.Dir(cfg.PairsFile)
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
+	}
+	if len(cfg.Thresholds) == 0 {
+		cfg.Thresholds = []float64{0.6}
+	}
+	if len(cfg.Targets) == 0 {
+		cfg.Targets = []float64{1e-2, 1e-3}
+	}
+	if cfg.MaxImage == 0 {
+		cfg.MaxImage = 20 << 20
+	}
+	var pairs []csvPair
+	var lineErrs []string
+	var err error
+	if cfg.AllPairs != "" {
+		cfg.Root = cfg.AllPairs
+		cfg.PairsFile = cfg.AllPairs
+		if pairs, err = allPairs(cfg.AllPairs); err != nil {
+			return nil, err
+		}
+	} else if pairs, lineErrs, err = readPairs(cfg.PairsFile); err != nil {
+		return nil, err
+	}
+	var paths []string
+	seen := map[string]bool{}
+	for _, p := range pairs {
+		for _, x := range []string{p.a, p.b} {
+			if !seen[x] {
+				seen[x] = true
+				paths = append(paths, x)
+			}
+		}
+	}
+	res, hits, err := describeAll(ctx, d, cfg, paths)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{
+		Name: strings.TrimSuffix(filepath.Base(cfg.PairsFile), filepath.Ext(cfg.PairsFile)), PairsFile: cfg.PairsFile,
+		ModelID: d.ModelID(), Metric: "euclidean (match iff distance < threshold)", Selection: "face nearest the frame centre",
+		Images: len(paths), LineErrors: lineErrs, Pairs: len(pairs), CacheHits: hits,
+		FailedImages: []ImageError{},
+	}
+	for _, p := range paths {
+		if err := res[p].err; err != nil {
+			rep.FailedImages = append(rep.FailedImages, ImageError{p, err.Error()})
+		}
+	}
+	rep.FTA = NewRate(len(rep.FailedImages), len(paths))
+	var s Scores
+	var labelled []Pair
+	for i, p := range pairs {
+		ra, rb := res[p.a], res[p.b]
+		if ra.err != nil || rb.err != nil {
+			rep.PairsLost++
+			continue
+		}
+		dist := facerec.Euclidean(&ra.desc, &rb.desc)
+		fold := 0
+		if cfg.Folds > 1 {
+			fold = i * cfg.Folds / len(pairs)
+		}
+		labelled = append(labelled, Pair{dist, p.same, fold})
+		if p.same {
+			s.Genuine = append(s.Genuine, dist)
+		} else {
+			s.Impostor = append(s.Impostor, dist)
+		}
+	}
+	rep.GenuinePairs, rep.ImpostorPairs = len(s.Genuine), len(s.Impostor)
+	for _, t := range cfg.Thresholds {
+		rep.AtThresholds = append(rep.AtThresholds, AtThreshold{t, s.FMR(t), s.FNMR(t)})
+	}
+	for _, target := range cfg.Targets {
+		op, err := s.AtFMR(target)
+		if err != nil {
+			rep.Unsupported = append(rep.Unsupported, err.Error())
+			continue
+		}
+		rep.AtFMR = append(rep.AtFMR, op)
+	}
+	rep.EER, rep.EERThreshold = s.EER()
+	rep.AUC = s.AUC()
+	if cfg.AllPairs == "" { // accuracy means little at hundreds of impostors per genuine pair
+		rep.BestAccuracy, rep.BestThreshold = BestAccuracy(labelled)
+	}
+	if cfg.Folds > 1 && cfg.AllPairs == "" {
+		rep.FoldAccuracy = KFold(labelled, cfg.Folds)
+		rep.FoldMean, rep.FoldStd = MeanStd(rep.FoldAccuracy)
+	}
+	rep.Genuine, rep.Impostor = s.Genuine, s.Impostor
+	sort.Float64s(rep.Genuine)
+	sort.Float64s(rep.Impostor)
+	rep.WallSeconds = math.Round(time.Since(start).Seconds()*100) / 100
+	return rep, nil
+}
+
+// describeAll analyses every image once, in parallel, through the cache.
+func describeAll(ctx context.Context, d Describer, cfg Config, paths []string) (map[string]outcome, int, error) {
+	out := make(map[string]outcome, len(paths))
+	var mu sync.Mutex
+	var done, hits atomic.Int64
+	work := make(chan string)
+	var wg sync.WaitGroup
+	prog := newProgress(cfg.Progress, cfg.TTY, len(paths))
+	for range cfg.Workers {
+		wg.Go(func() {
+			for p := range work {
+				o, hit := describeOne(ctx, d, cfg, p)
+				if hit {
+					hits.Add(1)
+				}
+				mu.Lock()
+				out[p] = o
+				mu.Unlock()
+				prog.update(int(done.Add(1)), p, o.err)
+			}
+		})
+	}
+	for _, p := range paths {
+		select {
+		case work <- p:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	close(work)
+	wg.Wait()
+	prog.finish()
+	return out, int(hits.Load()), ctx.Err()
+}
+
+func describeOne(ctx context.Context, d Describer, cfg Config, rel string) (outcome, bool) {
+	path := rel
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(cfg.Root, rel)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return outcome{err: err}, false
+	}
+	data, err := io.ReadAll(io.LimitReader(f, cfg.MaxImage+1))
+	f.Close()
+	if err != nil {
+		return outcome{err: err}, false
+	}
+	if int64(len(data)) > cfg.MaxImage {
+		return outcome{err: fmt.Errorf("larger than %d bytes", cfg.MaxImage)}, false
+	}
+	var cachePath string
+	if cfg.CacheDir != "" {
+		sum := sha256.Sum256(data)
+		cachePath = filepath.Join(cfg.CacheDir, d.ModelID(), hex.EncodeToString(sum[:]))
+		if o, ok := readCache(cachePath); ok {
+			return o, true
+		}
+	}
+	desc, err := d.Describe(ctx, data)
+	o := outcome{desc: desc, err: err}
+	if cachePath != "" && (err == nil || errors.Is(err, facerec.ErrNoFace) || errors.Is(err, facerec.ErrCorruptImage) || errors.Is(err, facerec.ErrUnsupportedFormat)) {
+		writeCache(cachePath, o)
+	}
+	return o, false
+}
+
+// Cache entries: "ok" + 128 float32 LE, or "er" + the error text.
+func readCache(path string) (outcome, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) < 2 {
+		return outcome{}, false
+	}
+	switch string(b[:2]) {
+	case "ok":
+		if len(b) != 2+4*facerec.DescriptorSize {
+			return outcome{}, false
+		}
+		var o outcome
+		for i := range o.desc {
+			o.desc[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[2+4*i:]))
+		}
+		return o, true
+	case "er":
+		return outcome{err: errors.New(string(b[2:]))}, true
+	}
+	return outcome{}, false
+}
+
+func writeCache(path string, o outcome) {
+	var b bytes.Buffer
+	if o.err != nil {
+		b.WriteString("er" + o.err.Error())
+	} else {
+		b.WriteString("ok")
+		for _, v := range o.desc {
+			binary.Write(&b, binary.LittleEndian, math.Float32bits(v))
+		}
+	}
+	if os.MkdirAll(filepath.Dir(path), 0o700) == nil {
+		tmp := path + ".tmp"
+		if os.WriteFile(tmp, b.Bytes(), 0o600) == nil {
+			os.Rename(tmp, path)
+		}
+	}
+}
+
+// progress draws a bar on a terminal and plain lines elsewhere.
+type progress struct {
+	w     io.Writer
+	tty   bool
+	total int
+	mu    sync.Mutex
+	last  time.Time
+	start time.Time
+}
+
+func newProgress(w io.Writer, tty bool, total int) *progress {
+	return &progress{w: w, tty: tty, total: total, start: time.Now()}
+}
+
+func (p *progress) update(done int, path string, err error) {
+	if p.w == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil && !p.tty {
+		fmt.Fprintf(p.w, "eval: no face or unreadable: %s: %v\n", path, err)
+	}
+	if p.tty {
+		if time.Since(p.last) < 100*time.Millisecond && done != p.total {
+			return
+		}
+		p.last = time.Now()
+		const width = 30
+		filled := width * done / max(1, p.total)
+		fmt.Fprintf(p.w, "\r[%s%s] %d/%d images  %.0fs", strings.Repeat("#", filled), strings.Repeat(" ", width-filled), done, p.total, time.Since(p.start).Seconds())
+		return
+	}
+	if done%100 == 0 || done == p.total {
+		fmt.Fprintf(p.w, "eval: %d/%d images\n", done, p.total)
+	}
+}
+
+func (p *progress) finish() {
+	if p.w != nil && p.tty {
+		fmt.Fprintln(p.w)
+	}
+}
+
+// DescribeFiles analyses files (paths relative to root) in parallel and
+// returns each one's descriptor or error.
+func DescribeFiles(ctx context.Context, d Describer, root string, rels []string, workers int) (map[string]facerec.Descriptor, map[string]error, error) {
+	if workers <= 0 {
+		workers = 4
+	}
+	res, _, err := describeAll(ctx, d, Config{Root: root, Workers: workers, MaxImage: 20 << 20}, rels)
+	if err != nil {
+		return nil, nil, err
+	}
+	descs, errs := map[string]facerec.Descriptor{}, map[string]error{}
+	for p, o := range res {
+		if o.err != nil {
+			errs[p] = o.err
+		} else {
+			descs[p] = o.desc
+		}
+	}
+	return descs, errs, nil
+}
