@@ -197,5 +197,10 @@ func DecodeText(s string) ([]byte, error) {
 	if err != nil {
 		return nil, malformed("text form: %v", err)
 	}
+	// Go's base64 skips CR and LF even in strict mode: demand the
+	// canonical encoding, so one reference has exactly one text form.
+	if len(b) == 0 || b64.EncodeToString(b) != rest {
+		return nil, malformed("text form: not canonical base64url")
+	}
 	return b, nil
 }
