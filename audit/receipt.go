@@ -83,7 +83,7 @@ func CheckReceipt(receipt []byte, logKey string) (*ReceiptInfo, error) {
 	if len(lines) < 4 || lines[0] != receiptIntro {
 		return nil, malformed("receipt: unexpected intro")
 	}
-	b64 := base64.StdEncoding.Strict()
+	b64 := canonicalB64{}
 	entryB64, ok := strings.CutPrefix(lines[1], "entry ")
 	if !ok {
 		return nil, malformed("receipt: entry line")
@@ -179,4 +179,20 @@ func CheckConsistency(older, newer []byte, proof tlog.TreeProof, logKey string) 
 		return fmt.Errorf("%w: %v", ErrBadProof, err)
 	}
 	return nil
+}
+
+// canonicalB64 decodes standard base64 and demands the canonical encoding
+// (Go's decoder skips CR and LF even in strict mode), so that a receipt
+// has exactly one text form.
+type canonicalB64 struct{}
+
+func (canonicalB64) DecodeString(s string) ([]byte, error) {
+	b, err := base64.StdEncoding.Strict().DecodeString(s)
+	if err != nil {
+		return nil, err
+	}
+	if base64.StdEncoding.EncodeToString(b) != s {
+		return nil, errors.New("not canonical base64")
+	}
+	return b, nil
 }
