@@ -48,27 +48,40 @@ if run $oneface open -key "$demo/kiosk.key" -issuer "$(cat "$demo/issuer.pub")" 
 	exit 1
 fi
 
-step "7. the audit log: entries hold tokens and a commitment, never a name, image or descriptor"
+step "7. the kiosk verifies: Abel's card and a live frame of Abel, with his consent (its own audit log)"
+run $oneface keygen log -name kiosk-1.demo -o "$demo/kiosk-log.key" > "$demo/kiosk-log.pub"
+printf 'We compare your face with your card, keep no image, and log the use.\n' > "$demo/notice-2026-11.txt"
+kiosk() { run $oneface verify -key "$demo/kiosk.key" -issuer "$(cat "$demo/issuer.pub")" -purpose door-main \
+	-audit-log "$demo/kiosk-audit" -log-key "$demo/kiosk-log.key" -notice "$demo/notice-2026-11.txt" "$@"; }
+kiosk -consented -receipt "$demo/abel-door.receipt" "$demo/abel.png" "$lfw/Abel_Pacheco/Abel_Pacheco_0004.jpg"
+step "   ... Akhmed presents Abel's card (an impostor)"
+kiosk -consented "$demo/abel.png" "$lfw/Akhmed_Zakayev/Akhmed_Zakayev_0003.jpg"
+step "   ... no consent: refused before any biometric processing"
+kiosk "$demo/abel.png" "$lfw/Abel_Pacheco/Abel_Pacheco_0004.jpg"
+run $oneface audit show "$demo/kiosk-audit"
+run $oneface audit check-receipt -key "$demo/kiosk-log.pub" "$demo/abel-door.receipt"
+
+step "8. the issuer's audit log: entries hold tokens and a commitment, never a name, image or descriptor"
 run $oneface audit show "$demo/audit"
 run $oneface audit checkpoint "$demo/audit" | tee "$demo/checkpoint-before-erase"
 
-step "8. Abel's receipt, checked offline with the log's public key only"
+step "9. Abel's receipt, checked offline with the log's public key only"
 $oneface audit receipt -log-key "$demo/log.key" -subject "$abel_subject" "$demo/audit" 0 > "$demo/abel.receipt"
 run $oneface audit check-receipt -key "$demo/log.pub" "$demo/abel.receipt"
 
-step "9. Abel asks for his records (subject access) ..."
+step "10. Abel asks for his records (subject access) ..."
 run $oneface audit export -log-key "$demo/log.key" -subject "$abel_subject" "$demo/audit" | head -8
 echo "  ..."
 
-step "10. ... and for erasure: his key is destroyed, the erasure recorded"
+step "11. ... and for erasure: his key is destroyed, the erasure recorded"
 run $oneface audit erase -log-key "$demo/log.key" -subject "$abel_subject" "$demo/audit"
 run $oneface audit export -log-key "$demo/log.key" -subject "$abel_subject" "$demo/audit"
 
-step "11. an auditor verifies the log against the checkpoint taken before the erasure, and Abel's old receipt"
+step "12. an auditor verifies the log against the checkpoint taken before the erasure, and Abel's old receipt"
 run $oneface audit verify -key "$demo/log.pub" -checkpoint "$demo/checkpoint-before-erase" "$demo/audit"
 run $oneface audit check-receipt -key "$demo/log.pub" "$demo/abel.receipt"
 
-step "12. tampering: an entry is rewritten on disk; verification names the entry (expected error)"
+step "13. tampering: an entry is rewritten on disk; verification names the entry (expected error)"
 cp -r "$demo/audit" "$demo/audit-tampered"
 python3 - "$demo/audit-tampered/entries" <<'PY' 2>/dev/null || sed -i 's/reason issued/reason forged/' "$demo/audit-tampered/entries"
 import sys

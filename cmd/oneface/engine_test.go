@@ -94,6 +94,33 @@ func TestKeygenEnrollOpen(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "oneface: error: verify: purpose not allowed") {
 		t.Fatalf("wrong purpose: exit %d %q", code, stderr)
 	}
+	// The kiosk: consented match, impostor, no consent; all audited.
+	if code, _, stderr := runCLI("keygen", "log", "-name", "kiosk-t.test", "-o", p("log.key")); code != 0 {
+		t.Fatal(stderr)
+	}
+	os.WriteFile(p("notice-1.txt"), []byte("We compare your face with your card."), 0o644)
+	kiosk := func(extra ...string) (int, string, string) {
+		args := append([]string{"verify", "-models", models, "-key", p("kiosk.key"), "-issuer", strings.TrimSpace(issuerPub),
+			"-purpose", "door-main", "-audit-log", p("audit"), "-log-key", p("log.key"), "-notice", p("notice-1.txt")}, extra...)
+		return runCLI(args...)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-consented", "-receipt", p("r.txt"), p("card.png"), photo("0004")}, "MATCH: the person is the holder"},
+		{[]string{"-consented", p("ref.txt"), filepath.Join(lfw, "Akhmed_Zakayev", "Akhmed_Zakayev_0003.jpg")}, "NO MATCH"},
+		{[]string{p("ref.txt"), photo("0004")}, "reason consent_missing: retry"},
+	} {
+		code, out, stderr := kiosk(c.args...)
+		if code != 0 || !strings.Contains(out, c.want) {
+			t.Fatalf("verify %v: exit %d\n%s%s", c.args, code, out, stderr)
+		}
+	}
+	if code, out, _ := runCLI("audit", "show", p("audit")); code != 0 || strings.Count(out, "\n") != 3 {
+		t.Fatalf("kiosk audit log: %q", out)
+	}
+
 	// A refused enrolment photo names the photo, the reason and what to do.
 	small := filepath.Join(filepath.Dir(lfw), "lfw", "Abel_Pacheco", "Abel_Pacheco_0001.jpg")
 	code, _, stderr = runCLI("enroll", "-models", models, "-key", p("issuer.key"), "-secret", p("deploy.secret"),

@@ -7,6 +7,8 @@
 //	oneface enroll  -key F -secret F -to R -purpose P -subject ID -o REF PHOTO...
 //	                                                   enrol a person into a sealed reference (and -qr PNG)
 //	oneface open    -key F -issuer PUB -purpose P REF  open a reference (text file or QR image) and show it
+//	oneface verify  -key F -issuer PUB -purpose P -audit-log DIR -log-key F -notice FILE -consented REF FRAME...
+//	                                                   the kiosk: a consented, audited 1:1 decision
 //	oneface eval    -pairs FILE.csv [-root DIR] [-folds K] [-out DIR] [-compare report.json]
 //	                                                   measure error rates, write report and plots
 //	oneface audit   verify|show|checkpoint|prove|receipt|check-receipt|export|erase ...
@@ -36,6 +38,7 @@ var commands = map[string]command{
 	"open":    {"open a reference (text or QR image) and show what it holds", runOpen},
 	"audit":   {"verify, inspect, prove, export and erase in an audit log", runAudit},
 	"eval":    {"measure error rates on labelled pairs; report, DET plot, histograms", runEval},
+	"verify":  {"the kiosk: consented 1:1 verification of a live frame against a reference, audited", runVerify},
 }
 
 // usageError marks errors in how the command was called (exit status 2).

@@ -25,6 +25,7 @@ type Face struct {
 	Box        image.Rectangle // detector box; may reach past the frame edge
 	Landmarks  []image.Point   // 68 points with the 68-point predictor (5 with the 5-point one)
 	Descriptor Descriptor
+	Quality    Quality // capture-quality measures of the face box
 }
 
 // Analysis is the result of analysing one frame.
@@ -240,6 +241,8 @@ func (e *Engine) Analyze(ctx context.Context, in Input) (*Analysis, error) {
 		for i, p := range rf.Landmarks {
 			fc.Landmarks[i] = mapPoint(p, scale, f.origin)
 		}
+		// Quality is measured on the upright frame, in its own coordinates.
+		fc.Quality = measureQuality(f.img, fc.Box.Sub(f.origin), subAll(fc.Landmarks, f.origin))
 		a.Faces = append(a.Faces, fc)
 	}
 	sortFaces(a.Faces, a.Bounds)
@@ -294,6 +297,14 @@ func mapPoint(p image.Point, s float64, origin image.Point) image.Point {
 
 func mapRect(r image.Rectangle, s float64, origin image.Point) image.Rectangle {
 	return image.Rectangle{Min: mapPoint(r.Min, s, origin), Max: mapPoint(r.Max, s, origin)}
+}
+
+func subAll(ps []image.Point, o image.Point) []image.Point {
+	out := make([]image.Point, len(ps))
+	for i, p := range ps {
+		out[i] = p.Sub(o)
+	}
+	return out
 }
 
 func area(r image.Rectangle) int { return r.Dx() * r.Dy() }

@@ -304,7 +304,7 @@ func TestTextStrict(t *testing.T) {
 	good := EncodeText(sealed)
 	for _, bad := range []string{
 		"", "oneface-ref2:" + good[len(TextIntro):], strings.ToUpper(good), good + "=", good + " ", " " + good,
-		TextIntro + "a", // impossible base64 length
+		TextIntro + "a",                                           // impossible base64 length
 		TextIntro + "\r", TextIntro, good[:20] + "\n" + good[20:], // found by FuzzDecodeText: base64 skips CR/LF
 		TextIntro + strings.Repeat("A", MaxText),
 	} {
