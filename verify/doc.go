@@ -6,8 +6,9 @@
 //   - issuer side: [OpenEngine], [NewIssuer], [Issuer.Enroll], then hand
 //     [Enrollment].Reference to the person as a file, [EncodeText] string
 //     or [QRCode];
-//   - verifier side: [NewOpener] and [Opener.Open] ([ReadQR] reads a card
-//     from a camera frame).
+//   - verifier side (a kiosk): [NewOpener], then [New] for a [Verifier]
+//     with an audit log and a [Policy], and [Verifier.Verify] for each
+//     person ([ReadQR] reads a card from a camera frame).
 //
 // # Keys
 //
@@ -40,6 +41,36 @@
 // ([ErrExpired], [ErrNotYetValid]); revocation ([ErrRevoked]); model
 // ([ErrModelMismatch]); purpose ([ErrPurpose]).
 //
+// # Verification
+//
+// [Verifier.Verify] answers one question — is the person in front of the
+// camera the holder of this reference? — in this order, cheap refusals
+// first: open the reference (all the checks above); consent (present, for
+// the request's purpose, a notice version the policy knows with the hash
+// of its text, at most two minutes old, a nonce never seen before); lockout
+// (five no-matches within fifteen minutes); capture quality for each frame
+// (exactly one subject, face at least 72 px wide, sharpness, exposure, and
+// yaw from the 68 landmarks, each refusal saying retry or reject); then one
+// comparison — on the good frame with the largest face, so the decision
+// stays at the calibrated false-match rate — of the Euclidean distance
+// against the threshold the calibration table gives for the policy's
+// target FMR (default 1e-3) and the reference's number of enrolment
+// photos. The outcome, refusals included, is appended to the audit log
+// before it is returned; if that fails, Verify returns an error and never a
+// match. The [Decision] carries machine-readable reasons, a
+// [ConsentReceipt] and the person's audit receipt, and no distance unless
+// [Policy].ExposeDistance asks for it (a score would give an attacker a
+// gradient to climb).
+//
+// Liveness is not implemented yet: [Policy].Liveness must say
+// [LivenessNone] explicitly, and such a verifier accepts a good photo of
+// the holder. Liveness checks will run over the frame sequence between the
+// quality gate and the comparison.
+//
+// Consent nonces, lockout counters and withdrawals ([Verifier.WithdrawConsent])
+// live in the Verifier's memory; a restart forgets them, so keep the
+// revocation list persistent.
+//
 // # Enrolment quality
 //
 // [Issuer.Enroll] refuses a photo with a *[QualityError] carrying a
@@ -49,6 +80,9 @@
 // # Memory
 //
 // Templates and descriptors held by this package are zeroed when no longer
-// needed ([Reference.Wipe]; enrolment buffers on return). This is best
-// effort: Go's garbage collector may have copied memory before.
+// needed ([Reference.Wipe]; enrolment buffers and, in Verify, the live
+// descriptor and the template on return); the face engine zeroes the
+// pixels and JPEG buffers it allocates. This is best effort: Go's garbage
+// collector may have copied memory before, dlib keeps short-lived copies of
+// its own, and the caller's frame bytes belong to the caller.
 package verify

@@ -2,11 +2,14 @@ package verify_test
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log"
 	"os"
 	"strings"
+	"time"
 
+	"github.com/oneface/oneface/audit"
 	"github.com/oneface/oneface/verify"
 )
 
@@ -65,4 +68,51 @@ func ExampleIssuer_Enroll() {
 	png, _ := verify.QRCode(enr.Reference, 6)
 	os.WriteFile("card.png", png, 0o600)
 	fmt.Println("reference", enr.ID, "expires", enr.ExpiresAt)
+}
+
+// A kiosk: one verification with the person's consent, recorded in the
+// kiosk's audit log before the door opens. This needs the face models, so
+// it is compiled but not run.
+func ExampleVerifier_Verify() {
+	engine, err := verify.OpenEngine(".models", verify.EngineOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer engine.Close()
+	kioskKey, _ := verify.ParseVerifierKey(os.Getenv("KIOSK_KEY"))
+	issuer, _ := verify.ParseIssuerPublicKey(os.Getenv("ISSUER_PUBLIC_KEY"))
+	opener, err := verify.NewOpener(verify.OpenerConfig{
+		Issuers: []*verify.IssuerPublicKey{issuer}, Keys: []*verify.VerifierKey{kioskKey}, ModelID: engine.ModelID(),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	auditLog, err := audit.Open("/var/lib/oneface/audit", os.Getenv("LOG_KEY"), audit.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer auditLog.Close()
+	const notice = "We compare your face with your card, keep no image, and log the use."
+	v, err := verify.New(verify.VerifierConfig{Engine: engine, Opener: opener, Audit: auditLog, Policy: verify.Policy{
+		Notices:  map[string][32]byte{"notice-2026-11": verify.NoticeHash(notice)},
+		Liveness: verify.LivenessNone, // no presentation-attack detection yet: say so
+	}})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	card, _ := os.ReadFile("card.txt")   // read from the person's QR code
+	frame, _ := os.ReadFile("frame.jpg") // from the camera
+	consent := &verify.Consent{Purpose: "door-main", NoticeVersion: "notice-2026-11",
+		NoticeHash: verify.NoticeHash(notice), GivenAt: time.Now()}
+	rand.Read(consent.Nonce[:])
+	d, err := v.Verify(context.Background(), verify.Request{Reference: card, Frames: [][]byte{frame}, Consent: consent, Purpose: "door-main"})
+	if err != nil {
+		log.Fatal(err) // no decision (for instance the audit log could not be written): keep the door shut
+	}
+	if d.Match {
+		fmt.Println("open the door")
+	} else {
+		fmt.Println("refused or no match:", d.Reasons)
+	}
 }
