@@ -274,31 +274,9 @@ func runOpen(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg := verify.OpenerConfig{}
-	for _, s := range issuers {
-		k, err := verify.ParseIssuerPublicKey(s)
-		if err != nil {
-			return err
-		}
-		cfg.Issuers = append(cfg.Issuers, k)
-	}
-	keyText, err := readSmall(*keyFile)
+	cfg, err := openerConfig(issuers, *keyFile, *secretFile)
 	if err != nil {
 		return err
-	}
-	vk, err := verify.ParseVerifierKey(string(keyText))
-	if err != nil {
-		return err
-	}
-	cfg.Keys = []*verify.VerifierKey{vk}
-	if *secretFile != "" {
-		s, err := readSmall(*secretFile)
-		if err != nil {
-			return err
-		}
-		if cfg.Secret, err = verify.ParseDeploymentSecret(string(s)); err != nil {
-			return err
-		}
 	}
 	id, err := facerec.CheckModels(*dir)
 	if err != nil {
@@ -347,4 +325,37 @@ func readReference(path string) ([]byte, error) {
 		return verify.ReadQR(img)
 	}
 	return verify.DecodeReference(bytes.TrimSpace(b))
+}
+
+// openerConfig reads a kiosk's trust settings from flags: the trusted
+// issuer public keys, its secret key file and, optionally, the deployment
+// secret file.
+func openerConfig(issuers []string, keyFile, secretFile string) (verify.OpenerConfig, error) {
+	var cfg verify.OpenerConfig
+	for _, s := range issuers {
+		k, err := verify.ParseIssuerPublicKey(s)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Issuers = append(cfg.Issuers, k)
+	}
+	kt, err := readSmall(keyFile)
+	if err != nil {
+		return cfg, err
+	}
+	vk, err := verify.ParseVerifierKey(string(kt))
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Keys = []*verify.VerifierKey{vk}
+	if secretFile != "" {
+		s, err := readSmall(secretFile)
+		if err != nil {
+			return cfg, err
+		}
+		if cfg.Secret, err = verify.ParseDeploymentSecret(string(s)); err != nil {
+			return cfg, err
+		}
+	}
+	return cfg, nil
 }

@@ -44,31 +44,9 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	version := strings.TrimSuffix(filepath.Base(*notice), filepath.Ext(*notice))
-	cfg := verify.OpenerConfig{}
-	for _, s := range issuers {
-		k, err := verify.ParseIssuerPublicKey(s)
-		if err != nil {
-			return err
-		}
-		cfg.Issuers = append(cfg.Issuers, k)
-	}
-	kt, err := readSmall(*keyFile)
+	cfg, err := openerConfig(issuers, *keyFile, *secretFile)
 	if err != nil {
 		return err
-	}
-	vk, err := verify.ParseVerifierKey(string(kt))
-	if err != nil {
-		return err
-	}
-	cfg.Keys = []*verify.VerifierKey{vk}
-	if *secretFile != "" {
-		s, err := readSmall(*secretFile)
-		if err != nil {
-			return err
-		}
-		if cfg.Secret, err = verify.ParseDeploymentSecret(string(s)); err != nil {
-			return err
-		}
 	}
 	ref, err := readReference(fs.Arg(0))
 	if err != nil {

@@ -2,6 +2,7 @@ package ref
 
 import (
 	"bytes"
+	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
@@ -67,13 +68,19 @@ type PIN struct {
 	Secret []byte // deployment secret, 32 bytes
 }
 
-func (p *PIN) key(salt []byte) ([]byte, error) {
+// aead derives the PIN layer's key for a salt and returns its AEAD.
+func (p *PIN) aead(salt []byte) (cipher.AEAD, error) {
 	if len(p.Secret) != 32 {
 		return nil, errors.New("reference: deployment secret must be 32 bytes")
 	}
 	stretched := argon2.IDKey([]byte(p.PIN), salt, argonTime, argonMemory, argonThreads, 32)
 	defer clear(stretched)
-	return hkdf.Key(sha256.New, stretched, p.Secret, "oneface reference pin v1", chacha20poly1305.KeySize)
+	key, err := hkdf.Key(sha256.New, stretched, p.Secret, "oneface reference pin v1", chacha20poly1305.KeySize)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(key)
+	return chacha20poly1305.NewX(key)
 }
 
 // Seal encrypts a signed envelope to the verifiers' age recipients,
@@ -88,12 +95,7 @@ func Seal(signed []byte, recipients []age.Recipient, pin *PIN) ([]byte, error) {
 		flags |= flagPIN
 		salt := make([]byte, saltSize)
 		rand.Read(salt)
-		key, err := pin.key(salt)
-		if err != nil {
-			return nil, err
-		}
-		aead, err := chacha20poly1305.NewX(key)
-		clear(key)
+		aead, err := pin.aead(salt)
 		if err != nil {
 			return nil, err
 		}
@@ -160,12 +162,7 @@ func Unseal(sealed []byte, ids []age.Identity, pin *PIN) ([]byte, error) {
 		return nil, ErrUnseal
 	}
 	salt, rest := inner[:saltSize], inner[saltSize:]
-	key, err := pin.key(salt)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := chacha20poly1305.NewX(key)
-	clear(key)
+	aead, err := pin.aead(salt)
 	if err != nil {
 		return nil, err
 	}
