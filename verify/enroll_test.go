@@ -231,6 +231,9 @@ func fnmrAtFMR(gen, imp []float64, fmr float64) (th, fnmr float64) {
 // helps, on the 80 dev people with 3+ photos: enrol from photos 1 and 2,
 // probe with the others; impostors are the other people's probes.
 func TestEnrolmentStrategies(t *testing.T) {
+	if testing.Short() {
+		t.Skip("all 807 dev images")
+	}
 	e := realEngine(t)
 	dev := analyseDev(t, e, "lfw-deepfunneled")
 	byPerson := map[string][]facerec.Descriptor{}
@@ -297,6 +300,9 @@ func TestEnrolmentStrategies(t *testing.T) {
 // pairs: the largest change of a distance, and decisions flipped at the
 // conventional 0.6.
 func TestFloat16OnDevPairs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("all 1,614 dev images")
+	}
 	e := realEngine(t)
 	for _, variant := range []string{"lfw", "lfw-deepfunneled"} {
 		dev := analyseDev(t, e, variant)

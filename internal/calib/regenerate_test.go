@@ -15,6 +15,9 @@ import (
 // TestRegenerate runs the calibration on the dev set with the real engine
 // and checks the committed table is exactly what it produces.
 func TestRegenerate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("all 1,614 dev images")
+	}
 	lfw := testenv.LFWDir(t)
 	e, err := facerec.Open(testenv.ModelDir(), facerec.Options{})
 	if err != nil {

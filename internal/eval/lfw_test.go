@@ -14,6 +14,9 @@ import (
 // TestDevPairs runs the whole evaluation on both dev variants with the
 // real engine and checks the numbers the product depends on.
 func TestDevPairs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("all 1,614 dev images")
+	}
 	lfw := testenv.LFWDir(t)
 	e, err := facerec.Open(testenv.ModelDir(), facerec.Options{})
 	if err != nil {

@@ -28,6 +28,9 @@ const (
 )
 
 func TestLFWDev(t *testing.T) {
+	if testing.Short() {
+		t.Skip("all 1,614 dev images")
+	}
 	for _, file := range []string{"pairs.csv", "pairs-deepfunneled.csv"} {
 		t.Run(variantName(file), func(t *testing.T) {
 			ps, res := lfwAnalysed(t, file)
