@@ -30,7 +30,10 @@ const (
 	defaultMinFacePixels = 80
 	defaultMaxSpread     = 0.6
 	defaultValidity      = 365 * 24 * time.Hour
-	maxEnrollPhotos      = 8
+	// maxEnrollPhotos is the largest template the calibration table
+	// covers (internal/calib): a mean of more photos sits closer to
+	// everyone, so no calibrated threshold would hold for it.
+	maxEnrollPhotos = 3
 )
 
 // ErrQuality is matched by every *[QualityError].
@@ -103,7 +106,8 @@ type EnrollRequest struct {
 	// SubjectID is the issuer's identifier for the person. Only its
 	// pseudonym under the deployment secret enters the reference.
 	SubjectID string
-	// Photos are 1..8 JPEG or PNG photos of the person alone.
+	// Photos are 1..3 JPEG or PNG photos of the person alone (two or three
+	// make a better template: see Enroll).
 	Photos [][]byte
 	// Purposes the reference may be used for (1..8, e.g. "door-main").
 	Purposes []string

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -92,6 +93,12 @@ func TestEnrollRealFaces(t *testing.T) {
 	}
 	if r.ID() != enr.ID || r.ModelID() != e.ModelID() {
 		t.Fatal("opened reference differs from the enrolment")
+	}
+	// More photos than the calibration covers: refused before any analysis.
+	four := [][]byte{testenv.ReadLFW(t, abel1), testenv.ReadLFW(t, abel1), testenv.ReadLFW(t, abel1), testenv.ReadLFW(t, abel1)}
+	if _, err := realIssuer(t, d, e).Enroll(context.Background(), EnrollRequest{SubjectID: "x", Photos: four,
+		Purposes: []string{"door-main"}, Verifiers: []*VerifierRecipient{d.verifier.Recipient()}}); err == nil || !strings.Contains(err.Error(), "(1..3)") {
+		t.Fatalf("4 enrolment photos: %v", err)
 	}
 	enrolled := subjectDescriptor(t, e, testenv.ReadLFW(t, abel1))
 	for _, probe := range []string{abel4, akhmed} {
