@@ -285,15 +285,21 @@ func runAuditCheckReceipt(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func runAuditExport(args []string, stdout, stderr io.Writer) error {
-	fs := auditFlags("export", stderr)
+// subjectCommand runs fn on the device's log for one subject: the shared
+// flags (-log-key, -subject) and the log directory argument of export and
+// erase. extra declares the subcommand's own flags.
+func subjectCommand(name string, args []string, stderr io.Writer, extra func(*flag.FlagSet), fn func(l *audit.Log, sub [16]byte, subject string) error) error {
+	fs := auditFlags(name, stderr)
 	keyFile := fs.String("log-key", "", "the log's secret key file (device side)")
 	subject := fs.String("subject", "", "the person's pseudonym (hex)")
+	if extra != nil {
+		extra(fs)
+	}
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 || *subject == "" {
-		return usageError{"audit export needs -subject and a log directory"}
+		return usageError{"audit " + name + " needs -subject and a log directory"}
 	}
 	sub, err := parseSubject(*subject)
 	if err != nil {
@@ -304,39 +310,31 @@ func runAuditExport(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer l.Close()
-	ex, err := l.Export(context.Background(), sub)
-	if err != nil {
-		return err
-	}
-	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(ex)
+	return fn(l, sub, *subject)
+}
+
+func runAuditExport(args []string, stdout, stderr io.Writer) error {
+	return subjectCommand("export", args, stderr, nil, func(l *audit.Log, sub [16]byte, _ string) error {
+		ex, err := l.Export(context.Background(), sub)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(ex)
+	})
 }
 
 func runAuditErase(args []string, stdout, stderr io.Writer) error {
-	fs := auditFlags("erase", stderr)
-	keyFile := fs.String("log-key", "", "the log's secret key file (device side)")
-	subject := fs.String("subject", "", "the person's pseudonym (hex)")
-	reason := fs.String("reason", "subject_request", "reason code recorded with the erasure")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 || *subject == "" {
-		return usageError{"audit erase needs -subject and a log directory"}
-	}
-	sub, err := parseSubject(*subject)
-	if err != nil {
-		return err
-	}
-	l, err := openLog(fs.Arg(0), *keyFile)
-	if err != nil {
-		return err
-	}
-	defer l.Close()
-	n, err := l.Erase(context.Background(), sub, *reason)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "erased: %d entries of subject %s are no longer attributable; every checkpoint still verifies\n", n, *subject)
-	return nil
+	var reason *string
+	return subjectCommand("erase", args, stderr, func(fs *flag.FlagSet) {
+		reason = fs.String("reason", "subject_request", "reason code recorded with the erasure")
+	}, func(l *audit.Log, sub [16]byte, subject string) error {
+		n, err := l.Erase(context.Background(), sub, *reason)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "erased: %d entries of subject %s are no longer attributable; every checkpoint still verifies\n", n, subject)
+		return nil
+	})
 }
