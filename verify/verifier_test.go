@@ -523,3 +523,18 @@ func TestPolicyChecks(t *testing.T) {
 	}
 	t.Logf("default policy thresholds by enrolment photos: %v", v.thresholds)
 }
+
+// TestPoseRefusal: with a kiosk demanding a strictly frontal face, an
+// ordinary dev photo (its nose a little off the eyes' midline) is refused
+// for pose, as a retry.
+func TestPoseRefusal(t *testing.T) {
+	k := newKiosk(t, nil, Policy{MaxYaw: 0.001})
+	enr := k.enroll(t, abel1)
+	d, err := k.verifier.Verify(context.Background(), k.request(enr.Reference, testenv.ReadLFW(t, abel4)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.Refused || d.Reasons[0].Code != ReasonPose || !d.Reasons[0].Retry || d.Reasons[0].Frame != 0 {
+		t.Fatalf("reasons %v", d.Reasons)
+	}
+}
