@@ -279,7 +279,7 @@ func (l *Log) signCheckpoint(n int64, hr tlog.HashReader) error {
 }
 
 func (l *Log) parseCheckpoint(cp []byte) (*tlogfmt.Checkpoint, error) {
-	c, _, _, err := tlogfmt.ParseCheckpoint(cp, l.origin, l.verifier)
+	c, _, _, err := parseCheckpoint(cp, l.origin, l.verifier)
 	return c, err
 }
 

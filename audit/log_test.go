@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -422,5 +423,34 @@ func TestCheckpointFormat(t *testing.T) {
 	h, err := tlog.TreeHash(1, l.hashReader())
 	if err != nil || base64.StdEncoding.EncodeToString(h[:]) != root {
 		t.Fatalf("root %s, tree %v", root, h)
+	}
+}
+
+// TestCheckpointSignatureEncodingIsCanonical: a signature re-encoded with
+// non-zero padding bits decodes to the same bytes under lax base64; the
+// receipt must still be refused (found by TestReceiptMutations, which
+// flips every byte).
+func TestCheckpointSignatureEncodingIsCanonical(t *testing.T) {
+	l := newTestLog(t, Options{})
+	a, err := l.Append(context.Background(), verifyEntry(0), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := string(a.Receipt)
+	i := strings.LastIndex(rc, "=") // the signature's padding
+	for i > 0 && rc[i-1] == '=' {
+		i--
+	}
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	last := strings.IndexByte(alphabet, rc[i-1])
+	forged := rc[:i-1] + string(alphabet[last^1]) + rc[i:]
+	if lax, _ := base64.StdEncoding.DecodeString(strings.Fields(rc[strings.LastIndex(rc, "\n—"):])[2]); len(lax) == 0 {
+		t.Fatal("could not find the signature")
+	}
+	if _, err := CheckReceipt([]byte(rc), l.vkey); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CheckReceipt([]byte(forged), l.vkey); err == nil {
+		t.Fatal("a re-encoded signature was accepted")
 	}
 }

@@ -123,7 +123,7 @@ func CheckReceipt(receipt []byte, logKey string) (*ReceiptInfo, error) {
 		copy(proof[i][:], h)
 	}
 	// Authenticate the checkpoint before reading it.
-	cp, _, _, err := tlogfmt.ParseCheckpoint(cpText, v.Name(), v)
+	cp, _, _, err := parseCheckpoint(cpText, v.Name(), v)
 	if err != nil {
 		return nil, fmt.Errorf("%w: checkpoint: %v", ErrBadProof, err)
 	}
@@ -161,11 +161,11 @@ func CheckConsistency(older, newer []byte, proof tlog.TreeProof, logKey string) 
 	if err != nil {
 		return fmt.Errorf("audit: log key: %w", err)
 	}
-	a, _, _, err := tlogfmt.ParseCheckpoint(older, v.Name(), v)
+	a, _, _, err := parseCheckpoint(older, v.Name(), v)
 	if err != nil {
 		return fmt.Errorf("%w: older checkpoint: %v", ErrBadProof, err)
 	}
-	b, _, _, err := tlogfmt.ParseCheckpoint(newer, v.Name(), v)
+	b, _, _, err := parseCheckpoint(newer, v.Name(), v)
 	if err != nil {
 		return fmt.Errorf("%w: newer checkpoint: %v", ErrBadProof, err)
 	}
@@ -195,4 +195,24 @@ func (canonicalB64) DecodeString(s string) ([]byte, error) {
 		return nil, errors.New("not canonical base64")
 	}
 	return b, nil
+}
+
+// parseCheckpoint authenticates a checkpoint note with the log's key, then
+// parses it (transparency-dev/formats), and insists on one encoding per
+// checkpoint: note accepts base64 signatures with non-zero padding bits,
+// which would let anyone re-encode a receipt into another valid one.
+func parseCheckpoint(cp []byte, origin string, v note.Verifier) (*tlogfmt.Checkpoint, []byte, *note.Note, error) {
+	c, rest, n, err := tlogfmt.ParseCheckpoint(cp, origin, v)
+	if err != nil {
+		return nil, nil, n, err
+	}
+	for _, s := range n.Sigs {
+		if _, err := base64.StdEncoding.Strict().DecodeString(s.Base64); err != nil {
+			return nil, nil, n, fmt.Errorf("signature of %s is not canonical base64", s.Name)
+		}
+	}
+	if len(rest) != 0 {
+		return nil, nil, n, errors.New("checkpoint carries extension lines")
+	}
+	return c, rest, n, nil
 }

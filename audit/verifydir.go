@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	tlogfmt "github.com/transparency-dev/formats/log"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -39,7 +38,7 @@ func verifyEntries(data, checkpoint []byte, logKey string) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit: log key: %w", err)
 	}
-	cp, _, _, err := tlogfmt.ParseCheckpoint(checkpoint, v.Name(), v)
+	cp, _, _, err := parseCheckpoint(checkpoint, v.Name(), v)
 	if err != nil {
 		return nil, fmt.Errorf("%w: checkpoint: %v", ErrBadProof, err)
 	}
