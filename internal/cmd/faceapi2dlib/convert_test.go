@@ -198,21 +198,27 @@ func synthetic(t testing.TB, edit func([]synthTensor) []synthTensor) (manifest, 
 		ts = edit(ts)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
-	var w []byte
+	w := make([]byte, 0, 6<<20)
 	for _, st := range ts {
 		n := 1
 		for _, d := range st.Shape {
 			n *= d
 		}
-		for j := range n {
-			switch {
-			case st.Quantization == nil:
+		switch {
+		case st.Quantization == nil:
+			for j := range n {
 				w = binary.LittleEndian.AppendUint32(w, math.Float32bits(float32(j)+0.25))
-			case st.Quantization["dtype"] == "uint16":
-				w = binary.LittleEndian.AppendUint16(w, uint16(rng.Uint32()))
-			default:
-				w = append(w, byte(rng.Uint32()))
 			}
+		case st.Quantization["dtype"] == "uint16":
+			for range n {
+				w = binary.LittleEndian.AppendUint16(w, uint16(rng.Uint32()))
+			}
+		default:
+			q := make([]byte, (n+7)/8*8)
+			for j := 0; j < len(q); j += 8 {
+				binary.LittleEndian.PutUint64(q[j:], rng.Uint64())
+			}
+			w = append(w, q[:n]...)
 		}
 	}
 	m, err := json.Marshal([]any{map[string]any{"paths": []string{"face_recognition_model.bin"}, "weights": ts}})

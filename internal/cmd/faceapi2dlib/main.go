@@ -121,9 +121,13 @@ func readTarball(path string) (manifest, weights []byte, err error) {
 		return nil, nil, err
 	}
 	defer f.Close()
-	zr, err := gzip.NewReader(f)
+	return readTarballFrom(f, path)
+}
+
+func readTarballFrom(r io.Reader, path string) (manifest, weights []byte, err error) {
+	zr, err := gzip.NewReader(r)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %v", path, err)
+		return nil, nil, fmt.Errorf("%w: %s: %v", errFormat, path, err)
 	}
 	tr := tar.NewReader(io.LimitReader(zr, maxTarball))
 	for manifest == nil || weights == nil {
@@ -132,7 +136,7 @@ func readTarball(path string) (manifest, weights []byte, err error) {
 			break
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %v", path, err)
+			return nil, nil, fmt.Errorf("%w: %s: %v", errFormat, path, err)
 		}
 		if h.Typeflag != tar.TypeReg {
 			continue
@@ -143,12 +147,15 @@ func readTarball(path string) (manifest, weights []byte, err error) {
 		case tgzWeights:
 			weights, err = readLimited(tr, maxWeights, h.Name)
 		}
+		if err != nil && !errors.Is(err, errFormat) {
+			err = fmt.Errorf("%w: %s: %v", errFormat, path, err)
+		}
 		if err != nil {
 			return nil, nil, err
 		}
 	}
 	if manifest == nil || weights == nil {
-		return nil, nil, fmt.Errorf("%s: no %s and %s (is it @vladmandic/face-api?)", path, tgzManifest, tgzWeights)
+		return nil, nil, fmt.Errorf("%w: %s: no %s and %s (is it @vladmandic/face-api?)", errFormat, path, tgzManifest, tgzWeights)
 	}
 	return manifest, weights, nil
 }
