@@ -25,6 +25,7 @@
 #                         their own host, keeping the path (a local mirror,
 #                         or the tests' server); the pins still apply
 set -euo pipefail
+set -f # no globbing: source lines are split into words, never expanded
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 sources=$root/scripts/models.sources
