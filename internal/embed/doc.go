@@ -49,6 +49,27 @@
 // normalisation, metric). Embeddings under different IDs are never
 // comparable.
 //
+// # Measured (engine level)
+//
+// With dlib's HOG detector and 68 landmarks for both models and the face
+// nearest the centre (TestShift, TestQuantisation, TestEnrolmentAveraging;
+// `go test -count=1 -run 'TestShift|TestQuantisation|TestEnrolmentAveraging' -v ./internal/embed`):
+//
+//   - LFW dev, all 322,681 cross-identity and 929 same-identity pairs of 805
+//     acquired images: the FMR-1e-3 threshold is a cosine distance of
+//     0.6629, where FNMR is 2.69 % (25/929); dlib's descriptor: Euclidean
+//     0.5454, FNMR 7.97 % (74/929).
+//   - spoof-dev live frames, session 01 × 02 (5,041 impostor, 657 genuine
+//     comparisons) at each model's LFW threshold: FMR 2.60 % (131) against
+//     dlib's 42.5 % (2,141); FNMR 0 for both. Impostor median 0.992 → 0.928
+//     (dlib 0.816 → 0.563).
+//   - Storing the reference as int8 with a per-vector scale (516 bytes)
+//     moves cosine distances by at most 1.6e-3 and flips 2 of 323,610 LFW
+//     decisions at 0.6629; float16 (1,024 bytes) by at most 4.4e-5, none.
+//   - Averaging enrolment photos helps: LFW FNMR at FMR 1e-3 2.69 % (1
+//     photo) → 1.08 % (2) → 0.97 % (3); spoof-dev FMR at the LFW threshold
+//     of the same count 2.60 % → 1.95 % → 1.83 %.
+//
 // # Concurrency and resources
 //
 // An [Embedder] keeps a pool of networks ([Options].PoolSize); each runs on
