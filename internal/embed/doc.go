@@ -69,6 +69,10 @@
 //   - Averaging enrolment photos helps: LFW FNMR at FMR 1e-3 2.69 % (1
 //     photo) → 1.08 % (2) → 0.97 % (3); spoof-dev FMR at the LFW threshold
 //     of the same count 2.60 % → 1.95 % → 1.83 %.
+//   - CPU time per face on one thread (BenchmarkStages; two LFW images,
+//     two 640×480 webcam frames): engine analysis 62 ms (detection,
+//     landmarks and dlib's descriptor, which go-face always computes),
+//     alignment 0.67 ms, embedding 15.5 ms.
 //
 // # Concurrency and resources
 //
