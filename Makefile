@@ -43,6 +43,7 @@ bench: setup
 fuzz: setup
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/facerec
 	$(GO) test -run '^$$' -fuzz '^FuzzJPEGOrientation$$' -fuzztime $(FUZZTIME) ./internal/facerec
+	$(GO) test -run '^$$' -fuzz '^FuzzAlign$$' -fuzztime $(FUZZTIME) ./internal/embed
 	for f in FuzzUnmarshalBody FuzzVerify FuzzUnseal FuzzDecodeText; do $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./internal/ref || exit 1; done
 	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) ./verify
 	$(GO) test -run '^$$' -fuzz '^FuzzLines$$' -fuzztime $(FUZZTIME) ./internal/textform
