@@ -34,6 +34,7 @@ packages=(
 	libblas-dev liblapack-dev libatlas-base-dev libjpeg62-turbo-dev
 	libopenblas0-pthread
 	libopencv-dnn-dev
+	openssh-client sqlite3 bzip2 curl
 )
 
 missing=()
