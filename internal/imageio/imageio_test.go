@@ -179,6 +179,9 @@ func TestColourModels(t *testing.T) {
 				if errors.Is(c.want, ErrUnsupported) && errors.Is(err, ErrCorrupt) {
 					t.Fatal("unsupported input reported as corrupt")
 				}
+				if f, serr := Sniff(c.data); serr != nil && (f == "") != (c.name == "text" || strings.HasPrefix(c.name, "JPEG 4 comp")) {
+					t.Fatalf("Sniff named %q: %v", f, serr)
+				}
 				return
 			}
 			if err != nil {

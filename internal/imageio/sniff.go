@@ -6,7 +6,8 @@ import (
 	"fmt"
 )
 
-// Format is an image format Decode accepts.
+// Format names an image format: one of the three Decode accepts, or, from
+// [Sniff], one it recognises and refuses.
 type Format string
 
 // Formats Decode accepts.
@@ -24,8 +25,10 @@ const (
 )
 
 // Sniff names the format of b from its signature: [JPEG], [PNG] or
-// [WebP], or an error wrapping [ErrUnsupported] that names the format when
-// it knows it ("unsupported format: HEIC, re-save as JPEG or PNG"). For
+// [WebP]; or, with an error wrapping [ErrUnsupported], the name of an image
+// format (or JPEG coding) it recognises but Decode does not take ("HEIC":
+// "unsupported format: HEIC, re-save as JPEG or PNG"); or "" and
+// [ErrUnsupported] when b does not start like any image it knows. For
 // JPEG it also reads the frame header and refuses the codings the decoder
 // does not implement. It reads at most the first bytes and the JPEG
 // segment headers before the frame header.
@@ -34,14 +37,14 @@ func Sniff(b []byte) (Format, error) {
 	switch {
 	case bytes.HasPrefix(b, []byte{0xFF, 0xD8, 0xFF}):
 		if c := jpegCoding(b); c != "" {
-			return "", unsupported(c)
+			return Format(c), unsupported(c)
 		}
 		return JPEG, nil
 	case bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")):
 		return PNG, nil
 	case len(b) >= 12 && string(b[:4]) == "RIFF" && string(b[8:12]) == "WEBP":
 		if webpAnimated(b) {
-			return "", unsupported("animated WebP")
+			return "animated WebP", unsupported("animated WebP")
 		}
 		return WebP, nil
 	case bytes.HasPrefix(b, []byte("GIF87a")), bytes.HasPrefix(b, []byte("GIF89a")):
@@ -68,7 +71,7 @@ func Sniff(b []byte) (Format, error) {
 	default:
 		return "", fmt.Errorf("%w: not a known image signature (% x), re-save as JPEG or PNG", ErrUnsupported, b[:min(len(b), 8)])
 	}
-	return "", unsupported(name)
+	return Format(name), unsupported(name)
 }
 
 func unsupported(name string) error {
