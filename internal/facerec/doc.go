@@ -25,8 +25,8 @@
 // implement (arithmetic, lossless, 12-bit) get [ErrUnsupportedFormat] with
 // a message naming them ("unsupported format: HEIC, re-save as JPEG or
 // PNG"). The encoded size, the pixel count, each side (16,384 px by
-// default) and the aspect ratio (8:1) are bounded by [Limits] from the
-// header, before decoding, so decompression bombs and 65,535 × 2 strips
+// default), the aspect ratio (8:1) and the pixels per encoded byte are
+// bounded by [Limits] from the header, before decoding, so decompression bombs and 65,535 × 2 strips
 // cost nothing; the image is turned upright from the EXIF orientation its
 // container carries (JPEG APP1, PNG eXIf, WebP EXIF), converted to three
 // opaque channels (transparency over white; go-face silently fails on

@@ -45,14 +45,24 @@
 // reading its header. Callers that scale call [Limits.Check] again on the
 // result; [MaxEngineSide] is the hard bound for anything handed to libjpeg.
 //
-// With the default limits (40 M pixels, 16,384 px a side, aspect 8:1) the
-// peak resident memory of one Decode of the worst legal input, measured
-// by TestPeakRSS (ONEFACE_MEASURE_RSS=1 go test -run TestPeakRSS
-// ./internal/imageio), is about 4 bytes per pixel for the decoded samples
-// plus 4 bytes per pixel for the RGBA frame (8 for a 16-bit PNG, plus 8):
-// see that test's output for the figures per format. Each call's memory is
-// bounded by MaxPixels, not by the file size: a small file can legally
-// describe a large uniform image.
+// Memory is bounded twice. Per pixel: one Decode of the worst legal input
+// peaks at 12 bytes a pixel over the input (an Adobe CMYK JPEG, a 16-bit
+// RGBA PNG: the decoder's samples plus the RGBA frame); 3 for a JPEG kept
+// as YCbCr, 5 to 8 for the rest. Per byte: an input may describe at most
+// [FreePixels] + [Limits].PixelsPerByte pixels a byte, so the cost is
+// proportional to the file. With the defaults the worst case is 40 M
+// pixels, about 460 MiB, reachable only from a file of 35 kB or more.
+// Measured peak RSS over the input, one process per input, 8000 × 5000
+// pixels (ONEFACE_MEASURE_RSS=1 go test -run TestPeakRSS -v
+// ./internal/imageio):
+//
+//	JPEG YCbCr 4:4:4                 114 MiB   3.0 B/px (kept as YCbCr)
+//	JPEG YCbCr 4:4:4, orientation 6  267 MiB   7.0 B/px
+//	JPEG gray, orientation 6         191 MiB   5.0 B/px
+//	JPEG Adobe CMYK, orientation 6   458 MiB  12.0 B/px
+//	PNG RGBA 8-bit                   305 MiB   8.0 B/px
+//	PNG RGBA 16-bit (± orientation)  458 MiB  12.0 B/px
+//	WebP lossless (± orientation)    305 MiB   8.0 B/px
 //
 // Decode is safe for concurrent use; it keeps no state.
 package imageio
@@ -62,8 +72,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"image/color"
-	"image/draw"
 	"image/jpeg"
 	"image/png"
 
@@ -102,14 +110,28 @@ type Limits struct {
 	// MaxAspect bounds the long side over the short side (default 8: a
 	// panorama of 8:1; a 16:9 frame is 1.8).
 	MaxAspect float64
+	// PixelsPerByte bounds the pixels an encoded byte may stand for,
+	// beyond the first [FreePixels] (default 1024). Photos use well under
+	// 100; PNG's deflate cannot exceed about 1,032:1 on samples (≈ 258
+	// pixels a byte for RGBA), while a lossless WebP of single-symbol codes
+	// describes any number of pixels in 46 bytes. With it, the memory of a
+	// decode is proportional to the file: at most 12 bytes a pixel × (4 M +
+	// 1024 × file size).
+	PixelsPerByte int
 }
+
+// FreePixels is the number of pixels any input may have whatever its size
+// (a 2560 × 1600 frame of one colour), before [Limits].PixelsPerByte
+// applies.
+const FreePixels = 4_000_000
 
 // Defaults of [Limits].
 const (
-	DefaultMaxBytes  = 20 << 20
-	DefaultMaxPixels = 40_000_000
-	DefaultMaxSide   = 16_384
-	DefaultMaxAspect = 8
+	DefaultMaxBytes      = 20 << 20
+	DefaultMaxPixels     = 40_000_000
+	DefaultMaxSide       = 16_384
+	DefaultMaxAspect     = 8
+	DefaultPixelsPerByte = 1024
 )
 
 // WithDefaults returns l with every zero field set to its default.
@@ -125,6 +147,9 @@ func (l Limits) WithDefaults() Limits {
 	}
 	if l.MaxAspect == 0 {
 		l.MaxAspect = DefaultMaxAspect
+	}
+	if l.PixelsPerByte == 0 {
+		l.PixelsPerByte = DefaultPixelsPerByte
 	}
 	return l
 }
@@ -188,6 +213,9 @@ func Decode(b []byte, l Limits) (image.Image, Info, error) {
 	if err := l.Check(cfg.Width, cfg.Height); err != nil {
 		return nil, Info{}, err
 	}
+	if px := int64(cfg.Width) * int64(cfg.Height); px > FreePixels+int64(l.PixelsPerByte)*int64(len(b)) {
+		return nil, Info{}, fmt.Errorf("%w: %dx%d pixels from %d bytes, over %d pixels a byte (a decompression bomb)", ErrTooLarge, cfg.Width, cfg.Height, len(b), l.PixelsPerByte)
+	}
 	var img image.Image
 	switch f {
 	case JPEG:
@@ -247,18 +275,9 @@ func ThreeChannel(img image.Image) bool {
 }
 
 // Flatten returns img as an opaque *image.RGBA at the origin, with
-// transparent pixels composited over white. img is not modified.
-func Flatten(img image.Image) *image.RGBA {
-	b := img.Bounds()
-	dst := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
-	if o, ok := img.(interface{ Opaque() bool }); ok && o.Opaque() {
-		draw.Draw(dst, dst.Bounds(), img, b.Min, draw.Src)
-		return dst
-	}
-	draw.Draw(dst, dst.Bounds(), image.NewUniform(color.White), image.Point{}, draw.Src)
-	draw.Draw(dst, dst.Bounds(), img, b.Min, draw.Over)
-	return dst
-}
+// transparent pixels composited over white, in one pass whose only
+// allocation is the result. img is not modified.
+func Flatten(img image.Image) *image.RGBA { return Orient(img, 1) }
 
 // Wipe zeroes the pixel buffers of img. Callers wipe images they own once
 // done with them; it is best effort (the Go runtime may have copied

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"image"
 	"image/color"
+	"image/draw"
 	"image/gif"
 	"image/jpeg"
 	"image/png"
@@ -296,5 +297,51 @@ func TestOrientationMalformed(t *testing.T) {
 	data := withPNGChunk(p, pngChunk("eXIf", exifTIFF(6, binary.BigEndian)))
 	for n := range len(data) {
 		_ = Orientation(data[:n]) // every truncation: no panic
+	}
+}
+
+// opaqueOnly hides an image's concrete type, forcing Orient's generic path.
+type opaqueOnly struct{ image.Image }
+
+// TestOrientFastPaths: the per-type fast paths of Orient give the colours
+// of the generic path (image.Image.At) for every orientation.
+func TestOrientFastPaths(t *testing.T) {
+	ycc, _ := jpeg.Decode(bytes.NewReader(encJPEG(t, marked(12, 8))))
+	gray := image.NewGray(image.Rect(0, 0, 12, 8))
+	cmyk := image.NewCMYK(image.Rect(0, 0, 12, 8))
+	for i := range gray.Pix {
+		gray.Pix[i] = uint8(i * 7)
+	}
+	for i := range cmyk.Pix {
+		cmyk.Pix[i] = uint8(i * 13)
+	}
+	rgba, nrgba, nrgba64 := image.NewRGBA(gray.Rect), image.NewNRGBA(gray.Rect), image.NewNRGBA64(gray.Rect)
+	for i := range nrgba.Pix {
+		nrgba.Pix[i] = uint8(i * 11)
+	}
+	for i := range nrgba64.Pix {
+		nrgba64.Pix[i] = uint8(i * 29)
+	}
+	draw.Draw(rgba, rgba.Rect, nrgba, image.Point{}, draw.Src) // valid premultiplied values
+	gray16 := image.NewGray16(gray.Rect)
+	for i := range gray16.Pix {
+		gray16.Pix[i] = uint8(i * 31)
+	}
+	pal := image.NewPaletted(gray.Rect, color.Palette{color.NRGBA{255, 0, 0, 255}, color.NRGBA{0, 0, 255, 100}, color.Black})
+	for i := range pal.Pix {
+		pal.Pix[i] = uint8(i % 3)
+	}
+	for _, src := range []image.Image{ycc, gray, cmyk, rgba, nrgba, nrgba64, gray16, pal} {
+		for o := 1; o <= 8; o++ {
+			fast, slow := Orient(src, o), Orient(opaqueOnly{src}, o)
+			if fast.Bounds() != slow.Bounds() {
+				t.Fatalf("%T o=%d: %v vs %v", src, o, fast.Bounds(), slow.Bounds())
+			}
+			for i := range fast.Pix {
+				if d := int(fast.Pix[i]) - int(slow.Pix[i]); d < -1 || d > 1 {
+					t.Fatalf("%T o=%d: byte %d is %d, generic %d", src, o, i, fast.Pix[i], slow.Pix[i])
+				}
+			}
+		}
 	}
 }

@@ -72,6 +72,7 @@ func TestLimits(t *testing.T) {
 		{"side", pngSized(t, 16385, 2100), Limits{}, ErrTooLarge, "a side over 16384"},
 		{"aspect", pngSized(t, 9000, 1000), Limits{}, ErrTooLarge, "aspect ratio over 8:1"},
 		{"aspect, tall", pngSized(t, 100, 801), Limits{}, ErrTooLarge, "aspect ratio over 8:1"},
+		{"46-byte lossless WebP of 40 M pixels", vp8lBomb(8000, 5000), Limits{}, ErrTooLarge, "over 1024 pixels a byte"},
 		{"empty", nil, Limits{}, ErrCorrupt, "empty input"},
 		{"zero width", pngSized(t, 0, 8), Limits{}, ErrCorrupt, ""},
 	} {

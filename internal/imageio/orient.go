@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"image"
+	"image/color"
 )
 
 // Bounds on the metadata walks. A JPEG has few segments before its image
@@ -149,23 +150,27 @@ func tiffOrientation(t []byte) int {
 
 // Orient applies EXIF orientation o (1..8) to img and returns an upright,
 // opaque *image.RGBA at the origin (transparency over white). img is not
-// modified.
+// modified. The rotation and the conversion are one pass into the result,
+// so the only allocation is the result: 4 bytes a pixel.
 func Orient(img image.Image, o int) *image.RGBA {
-	src := Flatten(img)
-	if o < 2 || o > 8 {
-		return src
+	if o < 1 || o > 8 {
+		o = 1
 	}
-	defer Wipe(src)
-	w, h := src.Rect.Dx(), src.Rect.Dy()
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
 	dw, dh := w, h
 	if o >= 5 {
 		dw, dh = h, w
 	}
 	dst := image.NewRGBA(image.Rect(0, 0, dw, dh))
+	px := pixelReader(img)
 	for y := 0; y < dh; y++ {
+		row := dst.Pix[y*dst.Stride : y*dst.Stride+4*dw]
 		for x := 0; x < dw; x++ {
 			var sx, sy int
 			switch o {
+			case 1:
+				sx, sy = x, y
 			case 2: // mirror horizontal
 				sx, sy = w-1-x, y
 			case 3: // rotate 180
@@ -181,10 +186,75 @@ func Orient(img image.Image, o int) *image.RGBA {
 			case 8: // rotate 90 counter-clockwise
 				sx, sy = w-1-y, x
 			}
-			si := sy*src.Stride + sx*4
-			di := y*dst.Stride + x*4
-			copy(dst.Pix[di:di+4], src.Pix[si:si+4])
+			r, g, bl := px(b.Min.X+sx, b.Min.Y+sy)
+			row[4*x], row[4*x+1], row[4*x+2], row[4*x+3] = r, g, bl, 0xFF
 		}
 	}
 	return dst
+}
+
+// pixelReader returns a function giving the opaque colour (over white) of
+// img at (x, y), with fast paths for what the decoders return most.
+func pixelReader(img image.Image) func(x, y int) (r, g, b uint8) {
+	switch m := img.(type) {
+	case *image.YCbCr:
+		return func(x, y int) (uint8, uint8, uint8) {
+			yi, ci := m.YOffset(x, y), m.COffset(x, y)
+			return color.YCbCrToRGB(m.Y[yi], m.Cb[ci], m.Cr[ci])
+		}
+	case *image.Gray:
+		return func(x, y int) (uint8, uint8, uint8) {
+			v := m.Pix[m.PixOffset(x, y)]
+			return v, v, v
+		}
+	case *image.Gray16:
+		return func(x, y int) (uint8, uint8, uint8) {
+			v := m.Pix[m.PixOffset(x, y)] // the high byte
+			return v, v, v
+		}
+	case *image.Paletted:
+		var pal [256][3]uint8
+		for i, c := range m.Palette {
+			if i < len(pal) {
+				pal[i][0], pal[i][1], pal[i][2] = overWhite(c)
+			}
+		}
+		return func(x, y int) (uint8, uint8, uint8) {
+			p := pal[m.Pix[m.PixOffset(x, y)]]
+			return p[0], p[1], p[2]
+		}
+	case *image.CMYK:
+		return func(x, y int) (uint8, uint8, uint8) {
+			i := m.PixOffset(x, y)
+			return color.CMYKToRGB(m.Pix[i], m.Pix[i+1], m.Pix[i+2], m.Pix[i+3])
+		}
+	case *image.RGBA: // premultiplied: over white is c + (255 - a)
+		return func(x, y int) (uint8, uint8, uint8) {
+			p := m.Pix[m.PixOffset(x, y):]
+			w := 255 - p[3]
+			return p[0] + w, p[1] + w, p[2] + w
+		}
+	case *image.NRGBA:
+		return func(x, y int) (uint8, uint8, uint8) {
+			p := m.Pix[m.PixOffset(x, y):]
+			a, w := uint32(p[3]), 255*uint32(255-p[3])
+			return uint8((uint32(p[0])*a + w) / 255), uint8((uint32(p[1])*a + w) / 255), uint8((uint32(p[2])*a + w) / 255)
+		}
+	case *image.NRGBA64:
+		return func(x, y int) (uint8, uint8, uint8) {
+			p := m.Pix[m.PixOffset(x, y):]
+			c := func(i int) uint32 { return uint32(p[i])<<8 | uint32(p[i+1]) }
+			a := c(6)
+			w := 0xFFFF * (0xFFFF - a)
+			return uint8((c(0)*a + w) / 0xFFFF >> 8), uint8((c(2)*a + w) / 0xFFFF >> 8), uint8((c(4)*a + w) / 0xFFFF >> 8)
+		}
+	}
+	return func(x, y int) (uint8, uint8, uint8) { return overWhite(img.At(x, y)) }
+}
+
+// overWhite composites c over white and returns 8-bit RGB.
+func overWhite(c color.Color) (r, g, b uint8) {
+	r32, g32, b32, a := c.RGBA() // premultiplied, 16-bit
+	w := 0xFFFF - a
+	return uint8((r32 + w) >> 8), uint8((g32 + w) >> 8), uint8((b32 + w) >> 8)
 }

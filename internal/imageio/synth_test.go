@@ -235,3 +235,39 @@ func halves(a, b color.Color, m image.Image) image.Image {
 	}
 	return m
 }
+
+// vp8lBomb is a valid lossless WebP bitstream of w×h pixels in 8 bytes:
+// no transforms, no colour cache, and five prefix codes of one symbol
+// each, so every pixel costs zero bits. The decoder still allocates every
+// pixel: the most memory per byte of file any accepted format allows.
+func vp8lBomb(w, h int) []byte {
+	var bits uint64
+	var n uint
+	put := func(v uint64, k uint) { bits |= v << n; n += k }
+	put(uint64(w-1), 14)
+	put(uint64(h-1), 14)
+	put(1, 1) // alpha_is_used
+	put(0, 3) // version
+	put(0, 1) // no transform
+	put(0, 1) // no colour cache
+	put(0, 1) // no meta prefix codes
+	for range 5 {
+		put(1, 1) // simple code
+		put(0, 1) // one symbol
+		put(0, 1) // 1-bit symbol
+		put(0, 1) // symbol 0
+	}
+	data := []byte{0x2f}
+	for i := uint(0); i < n; i += 8 {
+		data = append(data, byte(bits>>i))
+	}
+	out := []byte("RIFF")
+	out = binary.LittleEndian.AppendUint32(out, uint32(4+8+len(data)+len(data)%2))
+	out = append(out, "WEBPVP8L"...)
+	out = binary.LittleEndian.AppendUint32(out, uint32(len(data)))
+	out = append(out, data...)
+	if len(data)%2 == 1 {
+		out = append(out, 0)
+	}
+	return out
+}
