@@ -9,12 +9,14 @@ import (
 	"testing"
 )
 
-// TestVerifyUnreadableCardIsAudited: a card image in which no reference
-// can be read — here ../shared/bugreports/qr-finder-tiles, which spends
-// ReadQR's budget — is a refusal the kiosk records, not an error exit with
-// no record. Before: ReadQR ran for tens of seconds of CPU and `verify`
-// exited 1 with nothing audited.
-func TestVerifyUnreadableCardIsAudited(t *testing.T) {
+// TestVerifyIntakeBugReports runs the kiosk (`oneface verify`) on the
+// intake bug reports. A card image in which no reference can be read —
+// ../shared/bugreports/qr-finder-tiles, which spends ReadQR's budget — is
+// a refusal the kiosk records, not an error exit with no record (before:
+// tens of seconds of CPU, exit 1, nothing audited). Then the frames of
+// png-exif-orientation match and jpeg-side-over-65500 is refused
+// unreadable, each attempt audited.
+func TestVerifyIntakeBugReports(t *testing.T) {
 	models, lfw := requireModels(t)
 	dir := t.TempDir()
 	p := func(name string) string { return filepath.Join(dir, name) }
@@ -39,5 +41,38 @@ func TestVerifyUnreadableCardIsAudited(t *testing.T) {
 	}
 	if code, out, _ := runCLI("audit", "show", p("audit")); code != 0 || strings.Count(out, "\n") != 1 || !strings.Contains(out, "refused") {
 		t.Fatalf("audit show: exit %d\n%s", code, out)
+	}
+
+	// The image bug reports end to end, against a reference enrolled from
+	// Abel_Pacheco_0001 + 0002 as in their README. Before: the eXIf PNG was
+	// refused no_face, the 65,535 × 2 JPEG ended in an engine error with
+	// no decision and no audit record.
+	photo := func(n string) string { return filepath.Join(lfw, "Abel_Pacheco", "Abel_Pacheco_"+n+".jpg") }
+	code, kioskPub, _ := runCLI("keygen", "verifier", "-o", p("kiosk2.key"))
+	if code != 0 {
+		t.Fatal("keygen")
+	}
+	if code, _, stderr := runCLI("keygen", "deployment", "-o", p("deploy.secret")); code != 0 {
+		t.Fatal(stderr)
+	}
+	if code, out, stderr := runCLI("enroll", "-models", models, "-key", p("issuer.key"), "-secret", p("deploy.secret"), "-to", strings.TrimSpace(kioskPub),
+		"-purpose", "door-main", "-subject", "employee-42", "-o", p("ref.txt"), photo("0001"), photo("0002")); code != 0 {
+		t.Fatalf("enroll: %s%s", out, stderr)
+	}
+	reports := filepath.Join("..", "..", "..", "shared", "bugreports")
+	for _, c := range []struct{ frame, want string }{
+		{filepath.Join(reports, "png-exif-orientation", "abel-o6.jpg"), "MATCH: the person is the holder"},
+		{filepath.Join(reports, "png-exif-orientation", "abel-o6.png"), "MATCH: the person is the holder"},
+		{filepath.Join(reports, "jpeg-side-over-65500", "wide-65535x2.jpg"), "reason unreadable: reject (frame 1)"},
+	} {
+		code, out, stderr := runCLI("verify", "-models", models, "-key", p("kiosk2.key"), "-issuer", strings.TrimSpace(issuerPub),
+			"-purpose", "door-main", "-audit-log", p("audit"), "-log-key", p("log.key"), "-notice", p("notice-1.txt"),
+			"-consented", p("ref.txt"), c.frame)
+		if code != 0 || !strings.Contains(out, c.want) {
+			t.Fatalf("%s: exit %d, want %q\n%s%s", filepath.Base(c.frame), code, c.want, out, stderr)
+		}
+	}
+	if code, out, _ := runCLI("audit", "show", p("audit")); code != 0 || strings.Count(out, "\n") != 4 {
+		t.Fatalf("audit show: every attempt is recorded: exit %d\n%s", code, out)
 	}
 }
