@@ -48,9 +48,9 @@
 // Memory is bounded twice. Per pixel: one Decode of the worst legal input
 // peaks at 12 bytes a pixel over the input (an Adobe CMYK JPEG, a 16-bit
 // RGBA PNG: the decoder's samples plus the RGBA frame); 3 for a JPEG kept
-// as YCbCr, 5 to 8 for the rest. Per byte: an input may describe at most
-// [FreePixels] + [Limits].PixelsPerByte pixels a byte, so the cost is
-// proportional to the file. With the defaults the worst case is 40 M
+// as YCbCr, 5 to 8 for the rest. Per byte: an input of n bytes may
+// describe at most [FreePixels] + [Limits].PixelsPerByte × n pixels, so the
+// cost is proportional to the file. With the defaults the worst case is 40 M
 // pixels, about 460 MiB, reachable only from a file of 35 kB or more.
 // Measured peak RSS over the input, one process per input, 8000 × 5000
 // pixels (ONEFACE_MEASURE_RSS=1 go test -run TestPeakRSS -v
