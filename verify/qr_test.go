@@ -221,3 +221,34 @@ func TestQRNotReference(t *testing.T) {
 		t.Errorf("20000x2: got %v, want ErrTooLarge", err)
 	}
 }
+
+// FuzzReadQR: any small grey frame gives a reference or one of ReadQR's
+// named errors, never a panic (the budget stops ZXing with a recovered
+// panic, which must never escape) and never an unnamed error.
+func FuzzReadQR(f *testing.F) {
+	p, err := qrcode.Encode("OFR1\x00 not a real reference", qrcode.Medium, -2)
+	if err != nil {
+		f.Fatal(err)
+	}
+	img, _ := png.Decode(bytes.NewReader(p))
+	g := image.NewGray(img.Bounds())
+	draw.Draw(g, g.Bounds(), img, img.Bounds().Min, draw.Src)
+	f.Add(g.Rect.Dx(), g.Pix)
+	f.Add(8, bytes.Repeat([]byte{0, 0, 0, 255, 0, 0, 0, 255}, 64))
+	f.Fuzz(func(t *testing.T, w int, pix []byte) {
+		if w < 1 || w > 256 || len(pix) < w || len(pix) > 1<<16 {
+			return
+		}
+		g := &image.Gray{Pix: pix, Stride: w, Rect: image.Rect(0, 0, w, len(pix)/w)}
+		b, err := ReadQR(context.Background(), g)
+		switch {
+		case err == nil:
+			if !bytes.HasPrefix(b, []byte("OFR1")) {
+				t.Fatalf("read %q as a reference", b)
+			}
+		case errors.Is(err, ErrNoQR), errors.Is(err, ErrNotReference), errors.Is(err, ErrQRBudget), errors.Is(err, ErrTooLarge):
+		default:
+			t.Fatalf("unnamed error: %v", err)
+		}
+	})
+}

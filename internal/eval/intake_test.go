@@ -143,3 +143,31 @@ func TestPairsStreamBounded(t *testing.T) {
 		t.Fatalf("oversized pairs file: %v", err)
 	}
 }
+
+// FuzzReadPairs: the streamed CSV reader never panics, keeps at most
+// maxLineErrors+1 line errors, and every pair it returns has two non-empty
+// paths and comes from a line of at most MaxPairsLine bytes.
+func FuzzReadPairs(f *testing.F) {
+	f.Add([]byte("a,b,same\r\na1.jpg,a2.jpg,1\n\"q,\"\"x\",b,0\n,,\n"))
+	f.Add([]byte("a,b,2\n" + strings.Repeat(",", 5000) + "\nx,y,1"))
+	f.Add([]byte("\"unterminated,b2.jpg,0\n"))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(dir, "p.csv")
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		pairs, errs, err := readPairs(p)
+		if err != nil {
+			t.Fatal(err) // a small regular file is always read
+		}
+		if len(errs) > maxLineErrors+1 {
+			t.Fatalf("%d line errors kept", len(errs))
+		}
+		for _, pr := range pairs {
+			if pr.a == "" || pr.b == "" || pr.line < 1 {
+				t.Fatalf("bad pair %+v", pr)
+			}
+		}
+	})
+}
