@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -74,5 +75,32 @@ func TestVerifyIntakeBugReports(t *testing.T) {
 	}
 	if code, out, _ := runCLI("audit", "show", p("audit")); code != 0 || strings.Count(out, "\n") != 4 {
 		t.Fatalf("audit show: every attempt is recorded: exit %d\n%s", code, out)
+	}
+}
+
+// TestVerifyRefusesFIFOInputs: a reference or a frame that is a FIFO is
+// refused at once by name; before, `verify` blocked forever opening it.
+func TestVerifyRefusesFIFOInputs(t *testing.T) {
+	dir := t.TempDir()
+	p := func(name string) string { return filepath.Join(dir, name) }
+	code, issuerPub, stderr := runCLI("keygen", "issuer", "-name", "test-issuer", "-o", p("issuer.key"))
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	if code, _, stderr := runCLI("keygen", "verifier", "-o", p("kiosk.key")); code != 0 {
+		t.Fatal(stderr)
+	}
+	os.WriteFile(p("notice-1.txt"), []byte("We compare your face with your card."), 0o644)
+	os.WriteFile(p("ref.txt"), []byte("oneface-ref1:AAAA\n"), 0o644)
+	if err := syscall.Mkfifo(p("fifo"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{p("fifo"), p("ref.txt")}, {p("ref.txt"), p("fifo")}} {
+		code, out, stderr := runCLI(append([]string{"verify", "-key", p("kiosk.key"), "-issuer", strings.TrimSpace(issuerPub),
+			"-purpose", "door-main", "-audit-log", p("audit"), "-log-key", p("log.key"), "-notice", p("notice-1.txt"),
+			"-consented"}, args...)...)
+		if code != 1 || !strings.Contains(stderr, "not a regular file") || !strings.Contains(stderr, "FIFO") {
+			t.Fatalf("%v: exit %d\n%s%s", args, code, out, stderr)
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/oneface/oneface/audit"
 	"github.com/oneface/oneface/internal/facerec"
 	"github.com/oneface/oneface/internal/imageio"
+	"github.com/oneface/oneface/internal/safefile"
 	"github.com/oneface/oneface/verify"
 )
 
@@ -309,7 +310,7 @@ func runOpen(args []string, stdout, stderr io.Writer) error {
 // image (JPEG, PNG, WebP) showing its QR code, decoded by the one image
 // path (internal/imageio) and searched within ReadQR's budget.
 func readReference(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
+	b, err := safefile.ReadFile(path, imageio.DefaultMaxBytes)
 	if err != nil {
 		return nil, err
 	}

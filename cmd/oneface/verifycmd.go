@@ -13,6 +13,7 @@ import (
 
 	"github.com/oneface/oneface/audit"
 	"github.com/oneface/oneface/internal/imageio"
+	"github.com/oneface/oneface/internal/safefile"
 	"github.com/oneface/oneface/verify"
 )
 
@@ -62,7 +63,9 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	}
 	var frames [][]byte
 	for _, p := range fs.Args()[1:] {
-		b, err := os.ReadFile(p)
+		// One byte over the decoder's bound, so an oversized frame is
+		// refused (and audited) by the verifier, not here.
+		b, err := safefile.ReadFile(p, imageio.DefaultMaxBytes+1)
 		if err != nil {
 			return err
 		}
