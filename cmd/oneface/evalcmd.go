@@ -34,7 +34,8 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	fs, dir := newFlags("eval", stderr)
 	pairs := fs.String("pairs", "", "CSV of pairs: a,b,same (paths relative to the CSV, or to -root)")
 	all := fs.String("all-pairs", "", "instead of -pairs: compare every pair of images in DIR/<person>/ (genuine within a folder, impostor across)")
-	root := fs.String("root", "", "folder the CSV's paths are relative to (default: the CSV's folder)")
+	root := fs.String("root", "", "folder the CSV's paths are relative to (default: the CSV's folder); rows cannot leave it")
+	outside := fs.Bool("allow-outside", false, "let CSV rows name files outside -root (absolute paths, .., links leading out)")
 	folds := fs.Int("folds", 0, "also run the k-fold protocol (LFW: 10)")
 	out := fs.String("out", "", "write report.md, report.json and plots (DET, histograms) to this folder")
 	compare := fs.String("compare", "", "overlay another run's report.json")
@@ -62,7 +63,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	defer e.Close()
 	cfg := eval.Config{PairsFile: *pairs, AllPairs: *all, Root: *root, Folds: *folds, Workers: *workers, CacheDir: *cache,
-		Thresholds: thresholds, Targets: targets, Progress: stderr}
+		Thresholds: thresholds, Targets: targets, Progress: stderr, AllowOutside: *outside}
 	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		cfg.TTY = true
 	}

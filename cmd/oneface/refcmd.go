@@ -6,9 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"image"
-	_ "image/jpeg" // ReadQR accepts JPEG camera frames
-	_ "image/png"
 	"io"
 	"os"
 	"strings"
@@ -16,6 +13,8 @@ import (
 
 	"github.com/oneface/oneface/audit"
 	"github.com/oneface/oneface/internal/facerec"
+	"github.com/oneface/oneface/internal/imageio"
+	"github.com/oneface/oneface/internal/safefile"
 	"github.com/oneface/oneface/verify"
 )
 
@@ -308,21 +307,22 @@ func runOpen(args []string, stdout, stderr io.Writer) error {
 }
 
 // readReference reads a reference file: its text or binary form, or an
-// image (PNG/JPEG) showing its QR code.
+// image (JPEG, PNG, WebP) showing its QR code, decoded by the one image
+// path (internal/imageio) and searched within ReadQR's budget.
 func readReference(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
+	b, err := safefile.ReadFile(path, imageio.DefaultMaxBytes)
 	if err != nil {
 		return nil, err
 	}
-	if cfg, _, err := image.DecodeConfig(bytes.NewReader(b)); err == nil {
-		if int64(cfg.Width)*int64(cfg.Height) > 40_000_000 {
-			return nil, fmt.Errorf("%s: image of %dx%d pixels is too large", path, cfg.Width, cfg.Height)
-		}
-		img, _, err := image.Decode(bytes.NewReader(b))
+	if f, err := imageio.Sniff(b); f != "" {
 		if err != nil {
-			return nil, fmt.Errorf("%s: %v", path, err)
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		return verify.ReadQR(img)
+		img, _, err := imageio.Decode(b, imageio.Limits{})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return verify.ReadQR(context.Background(), img)
 	}
 	return verify.DecodeReference(bytes.TrimSpace(b))
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/oneface/oneface/audit"
+	"github.com/oneface/oneface/internal/imageio"
+	"github.com/oneface/oneface/internal/safefile"
 	"github.com/oneface/oneface/verify"
 )
 
@@ -49,12 +52,20 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	ref, err := readReference(fs.Arg(0))
+	if unreadableCard(err) {
+		// A card image that cannot be read is a refusal, audited like any
+		// other: Verify gets no reference and refuses reference_malformed.
+		fmt.Fprintf(stderr, "oneface: card unreadable: %v\n", err)
+		ref, err = nil, nil
+	}
 	if err != nil {
 		return err
 	}
 	var frames [][]byte
 	for _, p := range fs.Args()[1:] {
-		b, err := os.ReadFile(p)
+		// One byte over the decoder's bound, so an oversized frame is
+		// refused (and audited) by the verifier, not here.
+		b, err := safefile.ReadFile(p, imageio.DefaultMaxBytes+1)
 		if err != nil {
 			return err
 		}
@@ -129,4 +140,17 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "  receipt -> %s\n", *receipt)
 	}
 	return nil
+}
+
+// unreadableCard reports whether err means the reference was an image in
+// which no reference could be read (no code, another code, the search
+// budget spent, an image format or size the reader refuses).
+func unreadableCard(err error) bool {
+	for _, e := range []error{verify.ErrNoQR, verify.ErrNotReference, verify.ErrQRBudget,
+		imageio.ErrUnsupported, imageio.ErrTooLarge, imageio.ErrCorrupt} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }

@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/oneface/oneface/internal/facerec"
+	"github.com/oneface/oneface/internal/safefile"
 )
 
 // Describer turns image bytes into the subject's descriptor. The engine's
@@ -59,7 +61,26 @@ type Config struct {
 	Progress   io.Writer // progress output (nil: none)
 	TTY        bool      // draw a progress bar instead of plain lines
 	MaxImage   int64     // bytes per image file (default 20 MiB)
+	// AllowOutside lets pairs-file rows name files outside Root: absolute
+	// paths, paths climbing out with "..", links leading out. Off, such a
+	// row fails to acquire with the same error whether or not the file
+	// exists, so a report never tells which outside files exist.
+	AllowOutside bool
 }
+
+// Bounds on a pairs file, which is streamed line by line: memory stays
+// proportional to the pairs it holds, never to a malformed line.
+const (
+	// MaxPairsLine bounds one line: two paths and a label.
+	MaxPairsLine = 4 << 10
+	// MaxPairsFile bounds the whole file.
+	MaxPairsFile = 64 << 20
+	// MaxPairs bounds the pairs of one run (LFW's View 2 has 6,000).
+	MaxPairs = 2_000_000
+	// maxLineErrors line errors are reported one by one; the rest are
+	// counted in a last entry.
+	maxLineErrors = 100
+)
 
 // ImageError is one failure to acquire.
 type ImageError struct {
@@ -138,49 +159,136 @@ func allPairs(dir string) ([]csvPair, error) {
 	return pairs, nil
 }
 
-// readPairs parses the CSV; malformed lines are reported and skipped.
+// readPairs streams the CSV; malformed lines are reported (the first
+// maxLineErrors of them, then a count) and skipped. The file must be a
+// regular file within MaxPairsFile; lines longer than MaxPairsLine are
+// skipped unread. Paths are interned, so a path named on many rows is
+// stored once.
 func readPairs(path string) ([]csvPair, []string, error) {
-	f, err := os.Open(path)
+	f, err := safefile.Open(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("eval: pairs file: %w", err)
 	}
 	defer f.Close()
-	r := csv.NewReader(io.LimitReader(f, 64<<20))
-	r.FieldsPerRecord = -1
-	r.ReuseRecord = true
-	var pairs []csvPair
-	var errs []string
+	if fi, err := f.Stat(); err == nil && fi.Size() > MaxPairsFile {
+		return nil, nil, fmt.Errorf("eval: pairs file %s: %w: %d bytes, limit %d", path, safefile.ErrTooLarge, fi.Size(), MaxPairsFile)
+	}
+	br := bufio.NewReaderSize(f, MaxPairsLine)
+	var (
+		pairs   []csvPair
+		errs    []string
+		dropped int
+		total   int64
+		intern  = map[string]string{}
+	)
+	// lineErr keeps the first maxLineErrors messages; past them it only
+	// counts, without formatting anything (11 M bad lines must not cost
+	// 11 M messages).
+	lineErr := func(line int, msg func() string) {
+		if len(errs) < maxLineErrors {
+			errs = append(errs, fmt.Sprintf("line %d: %s", line, msg()))
+		} else {
+			dropped++
+		}
+	}
+	str := func(b []byte) string {
+		if s, ok := intern[string(b)]; ok {
+			return s
+		}
+		s := string(b)
+		intern[s] = s
+		return s
+	}
+	var fieldBuf [4][]byte
 	for line := 1; ; line++ {
-		rec, err := r.Read()
-		if err == io.EOF {
+		b, err := br.ReadSlice('\n')
+		total += int64(len(b))
+		long := false
+		for err == bufio.ErrBufferFull { // skip the rest of an overlong line
+			long = true
+			b, err = br.ReadSlice('\n')
+			total += int64(len(b))
+			if total > MaxPairsFile {
+				break
+			}
+		}
+		if total > MaxPairsFile {
+			return nil, nil, fmt.Errorf("eval: pairs file %s: %w: over %d bytes", path, safefile.ErrTooLarge, MaxPairsFile)
+		}
+		if err != nil && err != io.EOF {
+			return nil, nil, fmt.Errorf("eval: reading pairs file %s: %w", path, err)
+		}
+		eof := err == io.EOF
+		rec := bytes.TrimRight(b, "\r\n")
+		switch {
+		case long:
+			lineErr(line, func() string { return fmt.Sprintf("longer than %d bytes", MaxPairsLine) })
+		case len(bytes.TrimSpace(rec)) == 0:
+		case line == 1 && string(rec) == "a,b,same":
+		default:
+			fields, ferr := splitCSV(rec, &fieldBuf)
+			switch {
+			case ferr != nil:
+				lineErr(line, ferr.Error)
+			case len(fields) != 3:
+				lineErr(line, func() string { return fmt.Sprintf("%d fields, want 3 (a,b,same)", len(fields)) })
+			case string(fields[2]) != "0" && string(fields[2]) != "1":
+				lineErr(line, func() string { return fmt.Sprintf("same is %.40q, want 0 or 1", fields[2]) })
+			case len(fields[0]) == 0 || len(fields[1]) == 0:
+				lineErr(line, func() string { return "empty path" })
+			case len(pairs) >= MaxPairs:
+				return nil, nil, fmt.Errorf("eval: pairs file %s: more than %d pairs", path, MaxPairs)
+			default:
+				pairs = append(pairs, csvPair{str(fields[0]), str(fields[1]), fields[2][0] == '1', line})
+			}
+		}
+		if eof {
 			break
 		}
-		if err != nil {
-			errs = append(errs, fmt.Sprintf("line %d: %v", line, err))
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				continue
-			}
-			return nil, errs, err
-		}
-		if line == 1 && len(rec) == 3 && rec[0] == "a" && rec[1] == "b" && rec[2] == "same" {
-			continue
-		}
-		if len(rec) != 3 {
-			errs = append(errs, fmt.Sprintf("line %d: %d fields, want 3 (a,b,same)", line, len(rec)))
-			continue
-		}
-		if rec[2] != "0" && rec[2] != "1" {
-			errs = append(errs, fmt.Sprintf("line %d: same is %q, want 0 or 1", line, rec[2]))
-			continue
-		}
-		if rec[0] == "" || rec[1] == "" {
-			errs = append(errs, fmt.Sprintf("line %d: empty path", line))
-			continue
-		}
-		pairs = append(pairs, csvPair{rec[0], rec[1], rec[2] == "1", line})
+	}
+	if dropped > 0 {
+		errs = append(errs, fmt.Sprintf("and %d more malformed lines", dropped))
 	}
 	return pairs, errs, nil
+}
+
+// splitCSV splits one CSV line (RFC 4180, without embedded newlines) into
+// buf: enough to tell a 3-field row from a bad one without allocating.
+// Quoted fields go through encoding/csv.
+func splitCSV(line []byte, buf *[4][]byte) ([][]byte, error) {
+	if bytes.IndexByte(line, '"') >= 0 {
+		r := csv.NewReader(bytes.NewReader(line))
+		r.FieldsPerRecord = -1
+		rec, err := r.Read()
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return nil, err
+		}
+		out := make([][]byte, len(rec))
+		for i, f := range rec {
+			out[i] = []byte(f)
+		}
+		return out, nil
+	}
+	n := 0
+	for n < len(buf) {
+		i := bytes.IndexByte(line, ',')
+		if i < 0 {
+			buf[n] = line
+			n++
+			break
+		}
+		buf[n] = line[:i]
+		n++
+		line = line[i+1:]
+	}
+	if n == len(buf) { // more fields than a row has: count them cheaply
+		return make([][]byte, n+bytes.Count(line, []byte{','})), nil
+	}
+	return buf[:n:n], nil
 }
 
 type outcome struct {
@@ -294,6 +402,14 @@ func Run(ctx context.Context, d Describer, cfg Config) (*Report, error) {
 
 // describeAll analyses every image once, in parallel, through the cache.
 func describeAll(ctx context.Context, d Describer, cfg Config, paths []string) (map[string]outcome, int, error) {
+	var root *safefile.Dir
+	if !cfg.AllowOutside {
+		var err error
+		if root, err = safefile.OpenDir(cfg.Root); err != nil {
+			return nil, 0, fmt.Errorf("eval: image root: %w", err)
+		}
+		defer root.Close()
+	}
 	out := make(map[string]outcome, len(paths))
 	var mu sync.Mutex
 	var done, hits atomic.Int64
@@ -303,7 +419,7 @@ func describeAll(ctx context.Context, d Describer, cfg Config, paths []string) (
 	for range cfg.Workers {
 		wg.Go(func() {
 			for p := range work {
-				o, hit := describeOne(ctx, d, cfg, p)
+				o, hit := describeOne(ctx, d, cfg, root, p)
 				if hit {
 					hits.Add(1)
 				}
@@ -329,22 +445,24 @@ func describeAll(ctx context.Context, d Describer, cfg Config, paths []string) (
 	return out, int(hits.Load()), ctx.Err()
 }
 
-func describeOne(ctx context.Context, d Describer, cfg Config, rel string) (outcome, bool) {
-	path := rel
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(cfg.Root, rel)
+func describeOne(ctx context.Context, d Describer, cfg Config, root *safefile.Dir, rel string) (outcome, bool) {
+	var f *os.File
+	var err error
+	switch {
+	case root != nil:
+		f, err = root.Open(rel)
+	case filepath.IsAbs(rel):
+		f, err = safefile.Open(rel)
+	default:
+		f, err = safefile.Open(filepath.Join(cfg.Root, rel))
 	}
-	f, err := os.Open(path)
 	if err != nil {
 		return outcome{err: err}, false
 	}
-	data, err := io.ReadAll(io.LimitReader(f, cfg.MaxImage+1))
+	data, err := safefile.ReadAll(f, rel, cfg.MaxImage)
 	f.Close()
 	if err != nil {
 		return outcome{err: err}, false
-	}
-	if int64(len(data)) > cfg.MaxImage {
-		return outcome{err: fmt.Errorf("larger than %d bytes", cfg.MaxImage)}, false
 	}
 	var cachePath string
 	if cfg.CacheDir != "" {
@@ -364,7 +482,7 @@ func describeOne(ctx context.Context, d Describer, cfg Config, rel string) (outc
 
 // Cache entries: "ok" + 128 float32 LE, or "er" + the error text.
 func readCache(path string) (outcome, bool) {
-	b, err := os.ReadFile(path)
+	b, err := safefile.ReadFile(path, 64<<10)
 	if err != nil || len(b) < 2 {
 		return outcome{}, false
 	}

@@ -159,7 +159,8 @@ func TestRealEngineErrors(t *testing.T) {
 		{"truncated PNG", Bytes(truncatedPNG), false, ErrCorruptImage},
 		{"decompression bomb header", Bytes(syntheticPNGBomb(t)), false, ErrTooLarge},
 		{"oversized input", Bytes(append(slices.Clone(good), make([]byte, defaultMaxBytes)...)), false, ErrTooLarge},
-		{"WebP bytes", Bytes([]byte("RIFF\x24\x00\x00\x00WEBPVP8 \x18\x00\x00\x00")), false, ErrUnsupportedFormat},
+		{"truncated WebP bytes", Bytes([]byte("RIFF\x24\x00\x00\x00WEBPVP8 \x18\x00\x00\x00")), false, ErrCorruptImage},
+		{"HEIC bytes", Bytes([]byte("\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic")), false, ErrUnsupportedFormat},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

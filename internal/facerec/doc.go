@@ -19,16 +19,22 @@
 //
 // # Inputs and limits
 //
-// Outside bytes never reach C++. [Bytes] accepts JPEG and PNG only, sniffed
-// by signature (WebP, GIF and the rest get [ErrUnsupportedFormat] by name).
-// The encoded size and the pixel count (read from the header with
-// DecodeConfig, before decoding, so decompression bombs cost nothing) are
-// bounded by [Limits]; the image is decoded in Go, turned upright from its
-// EXIF orientation, converted to three channels (go-face silently fails on
+// Outside bytes never reach C++. [Bytes] goes through oneface's one decode
+// path, internal/imageio: JPEG, PNG and WebP are decoded in Go; HEIC, AVIF,
+// JPEG XL, BMP, TIFF, GIF and the JPEG codings image/jpeg does not
+// implement (arithmetic, lossless, 12-bit) get [ErrUnsupportedFormat] with
+// a message naming them ("unsupported format: HEIC, re-save as JPEG or
+// PNG"). The encoded size, the pixel count, each side (16,384 px by
+// default), the aspect ratio (8:1) and the pixels per encoded byte are
+// bounded by [Limits] from the header, before decoding, so decompression bombs and 65,535 × 2 strips
+// cost nothing; the image is turned upright from the EXIF orientation its
+// container carries (JPEG APP1, PNG eXIf, WebP EXIF), converted to three
+// opaque channels (transparency over white; go-face silently fails on
 // grayscale), and re-encoded once as JPEG quality 95 for go-face, which
 // reads nothing else. Frames larger than [Limits].DetectPixels are
 // downscaled for detection; boxes and landmarks are mapped back to the
-// caller's coordinates.
+// caller's coordinates. The frame handed to the engine is checked again
+// after scaling: no side over libjpeg's 65,500 pixels ever reaches it.
 //
 // # Detection
 //

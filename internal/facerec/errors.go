@@ -22,11 +22,15 @@ var (
 	// clearly dominant (see [Analysis.Single]).
 	ErrMultipleFaces = errors.New("facerec: several comparable faces found")
 
-	// ErrTooLarge means the input exceeds a [Limits] bound (encoded bytes
-	// or pixel count). Nothing of it reached the C++ engine.
+	// ErrTooLarge means the input exceeds a [Limits] bound (encoded bytes,
+	// pixel count, a side or the aspect ratio). Nothing of it reached the
+	// C++ engine.
 	ErrTooLarge = errors.New("facerec: input too large")
 
-	// ErrUnsupportedFormat means the bytes are not a JPEG or PNG image.
+	// ErrUnsupportedFormat means the bytes are not a JPEG, PNG or WebP
+	// image, or use a JPEG coding the decoder does not implement; the
+	// message names the format ("unsupported format: HEIC, re-save as JPEG
+	// or PNG").
 	ErrUnsupportedFormat = errors.New("facerec: unsupported image format")
 
 	// ErrCorruptImage means the bytes claim a supported format but do not

@@ -10,7 +10,11 @@ import (
 	"image/jpeg"
 	"image/png"
 	"math"
+	"os"
+	"path/filepath"
 	"testing"
+
+	"github.com/oneface/oneface/internal/imageio"
 )
 
 // testImage is a w×h grey RGBA image with a red 2×2 block at x 2..3,
@@ -91,7 +95,7 @@ func TestOrientation(t *testing.T) {
 	for o, w := range want {
 		for _, order := range []binary.ByteOrder{binary.LittleEndian, binary.BigEndian} {
 			data := withOrientation(base, o, order)
-			if got := jpegOrientation(data); got != int(o) {
+			if got := imageio.Orientation(data); got != int(o) {
 				t.Fatalf("orientation %d (%v): parsed %d", o, order, got)
 			}
 			f, err := Bytes(data).decode(Limits{}.withDefaults())
@@ -123,13 +127,13 @@ func TestOrientation(t *testing.T) {
 func TestOrientationMalformed(t *testing.T) {
 	base := encodeJPEGq(t, testImage(6, 4))
 	for _, o := range []uint16{0, 9, 0xFFFF} {
-		if got := jpegOrientation(withOrientation(base, o, binary.BigEndian)); got != 1 {
+		if got := imageio.Orientation(withOrientation(base, o, binary.BigEndian)); got != 1 {
 			t.Errorf("orientation value %d parsed as %d, want 1", o, got)
 		}
 	}
 	data := withOrientation(base, 6, binary.BigEndian)
 	for n := range len(data) {
-		_ = jpegOrientation(data[:n]) // every truncation: no panic
+		_ = imageio.Orientation(data[:n]) // every truncation: no panic
 	}
 }
 
@@ -164,7 +168,9 @@ func TestDecodeErrors(t *testing.T) {
 		{"truncated PNG header", Bytes(good[:12]), lim, ErrCorruptImage},
 		{"corrupt JPEG", Bytes(corruptJPEG), lim, ErrCorruptImage},
 		{"truncated JPEG", Bytes(jpg[:len(jpg)/3]), lim, ErrCorruptImage},
-		{"WebP", Bytes([]byte("RIFF\x10\x00\x00\x00WEBPVP8 ")), lim, ErrUnsupportedFormat},
+		{"truncated WebP", Bytes([]byte("RIFF\x10\x00\x00\x00WEBPVP8 ")), lim, ErrCorruptImage},
+		{"HEIC", Bytes([]byte("\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic")), lim, ErrUnsupportedFormat},
+		{"side over 65,500", Bytes(wideJPEG(t)), lim, ErrTooLarge},
 		{"GIF", Bytes([]byte("GIF89a\x01\x00\x01\x00")), lim, ErrUnsupportedFormat},
 		{"text", Bytes([]byte("hello, world")), lim, ErrUnsupportedFormat},
 		{"huge image.Image", Image(image.NewGray(image.Rect(0, 0, 100, 100))), Limits{MaxBytes: 1, MaxPixels: 9999}, ErrTooLarge},
@@ -239,15 +245,12 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-// FuzzJPEGOrientation: the EXIF walk never panics and only returns 1..8.
-func FuzzJPEGOrientation(f *testing.F) {
-	base := encodeJPEGq(f, testImage(4, 4))
-	f.Add(base)
-	f.Add(withOrientation(base, 6, binary.LittleEndian))
-	f.Add(withOrientation(base, 3, binary.BigEndian))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		if o := jpegOrientation(data); o < 1 || o > 8 {
-			t.Fatalf("orientation %d", o)
-		}
-	})
+// wideJPEG is ../shared/bugreports/jpeg-side-over-65500/wide-65535x2.jpg.
+func wideJPEG(t testing.TB) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "bugreports", "jpeg-side-over-65500", "wide-65535x2.jpg"))
+	if err != nil {
+		t.Fatalf("shared bug report input: %v", err)
+	}
+	return b
 }
