@@ -133,15 +133,16 @@ func TestKeygenEnrollOpen(t *testing.T) {
 func TestEvalCommand(t *testing.T) {
 	models, lfw := requireModels(t)
 	dir := t.TempDir()
+	// Rows are relative to -root (rows may not leave it).
 	csv := "a,b,same\n" +
-		filepath.Join(lfw, "Abel_Pacheco", "Abel_Pacheco_0001.jpg") + "," + filepath.Join(lfw, "Abel_Pacheco", "Abel_Pacheco_0004.jpg") + ",1\n" +
-		filepath.Join(lfw, "Abel_Pacheco", "Abel_Pacheco_0001.jpg") + "," + filepath.Join(lfw, "Akhmed_Zakayev", "Akhmed_Zakayev_0001.jpg") + ",0\n" +
-		filepath.Join(lfw, "Abel_Pacheco", "Abel_Pacheco_0001.jpg") + ",missing.jpg,0\n" +
+		"Abel_Pacheco/Abel_Pacheco_0001.jpg,Abel_Pacheco/Abel_Pacheco_0004.jpg,1\n" +
+		"Abel_Pacheco/Abel_Pacheco_0001.jpg,Akhmed_Zakayev/Akhmed_Zakayev_0001.jpg,0\n" +
+		"Abel_Pacheco/Abel_Pacheco_0001.jpg,missing.jpg,0\n" +
 		"only,two\n"
 	pairs := filepath.Join(dir, "pairs.csv")
 	os.WriteFile(pairs, []byte(csv), 0o644)
 	out := filepath.Join(dir, "out")
-	code, stdout, stderr := runCLI("eval", "-models", models, "-pairs", pairs, "-cache", "", "-out", out)
+	code, stdout, stderr := runCLI("eval", "-models", models, "-pairs", pairs, "-root", lfw, "-cache", "", "-out", out)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}

@@ -213,7 +213,17 @@ func TestCloseWaitsForCallsInFlight(t *testing.T) {
 	go func() { _, err := e.Analyze(context.Background(), frame); res <- err }()
 	closed := make(chan struct{})
 	go func() { e.Close(); close(closed) }()
-	time.Sleep(20 * time.Millisecond) // let Close start; the test passes either way
+	// Wait until Close has begun (under load a fixed sleep is not enough):
+	// from then on the waiting call must be refused, whenever it started.
+	for {
+		e.mu.RLock()
+		started := e.closed
+		e.mu.RUnlock()
+		if started {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
 	select {
 	case <-closed:
 		t.Fatal("Close returned while a call was in flight")
