@@ -67,21 +67,32 @@ type ReceiptInfo struct {
 // checkpoint's signature, then the entry's inclusion in it, then — when the
 // receipt carries one — that the personal part opens the entry's
 // commitment. Nothing from the kiosk needs to be trusted.
+//
+// Text transport may change a receipt: CRLF line ends, trailing spaces or
+// tabs, a missing or extra final newline are normalised away before the
+// signature is checked over the canonical text; any other change is an
+// error naming the line and the problem.
 func CheckReceipt(receipt []byte, logKey string) (*ReceiptInfo, error) {
-	if len(receipt) > MaxReceiptSize {
-		return nil, malformed("receipt of %d bytes, limit %d", len(receipt), MaxReceiptSize)
-	}
 	v, err := note.NewVerifier(strings.TrimSpace(logKey))
 	if err != nil {
 		return nil, fmt.Errorf("audit: log key: %w", err)
 	}
+	receipt, err = normalizeText(receipt, MaxReceiptSize)
+	if err != nil {
+		return nil, fmt.Errorf("receipt: %w", err)
+	}
+	return checkReceipt(receipt, v)
+}
+
+// checkReceipt checks a normalised receipt.
+func checkReceipt(receipt []byte, v note.Verifier) (*ReceiptInfo, error) {
 	head, cpText, ok := bytes.Cut(receipt, []byte("\n\n"))
 	if !ok {
 		return nil, malformed("receipt: no checkpoint")
 	}
 	lines := strings.Split(string(head), "\n")
 	if len(lines) < 4 || lines[0] != receiptIntro {
-		return nil, malformed("receipt: unexpected intro")
+		return nil, malformed("receipt: unexpected intro %q", lines[0])
 	}
 	b64 := canonicalB64{}
 	entryB64, ok := strings.CutPrefix(lines[1], "entry ")
@@ -90,7 +101,7 @@ func CheckReceipt(receipt []byte, logKey string) (*ReceiptInfo, error) {
 	}
 	entry, err := b64.DecodeString(entryB64)
 	if err != nil {
-		return nil, malformed("receipt: entry: %v", err)
+		return nil, malformed("receipt line 2: entry: %v", err)
 	}
 	var opening, personal []byte
 	switch op, ok := strings.CutPrefix(lines[2], "opening "); {
@@ -112,13 +123,13 @@ func CheckReceipt(receipt []byte, logKey string) (*ReceiptInfo, error) {
 	ks, ok := strings.CutPrefix(lines[3], "proof ")
 	k, err := strconv.Atoi(ks)
 	if !ok || err != nil || k < 0 || k > maxProofLen || strconv.Itoa(k) != ks || len(lines) != 4+k {
-		return nil, malformed("receipt: proof length")
+		return nil, malformed("receipt line 4: proof length %q (and %d hash lines follow)", ks, len(lines)-4)
 	}
 	proof := make(tlog.RecordProof, k)
 	for i := range proof {
 		h, err := b64.DecodeString(lines[4+i])
 		if err != nil || len(h) != len(tlog.Hash{}) {
-			return nil, malformed("receipt: proof hash %d", i)
+			return nil, malformed("receipt line %d: proof hash %d is not 32 bytes of canonical base64", 5+i, i)
 		}
 		copy(proof[i][:], h)
 	}
@@ -156,10 +167,18 @@ func CheckReceipt(receipt []byte, logKey string) (*ReceiptInfo, error) {
 // CheckConsistency verifies offline that the checkpoint newer extends
 // older: both signed by the log key, and proof shows the older tree is a
 // prefix of the newer one (no entry edited, removed or reordered).
+//
+// The checkpoints are normalised like receipts (see [CheckReceipt]).
 func CheckConsistency(older, newer []byte, proof tlog.TreeProof, logKey string) error {
 	v, err := note.NewVerifier(strings.TrimSpace(logKey))
 	if err != nil {
 		return fmt.Errorf("audit: log key: %w", err)
+	}
+	if older, err = normalizeText(older, maxCheckpoint); err != nil {
+		return fmt.Errorf("older checkpoint: %w", err)
+	}
+	if newer, err = normalizeText(newer, maxCheckpoint); err != nil {
+		return fmt.Errorf("newer checkpoint: %w", err)
 	}
 	a, _, _, err := parseCheckpoint(older, v.Name(), v)
 	if err != nil {
@@ -199,8 +218,11 @@ func (canonicalB64) DecodeString(s string) ([]byte, error) {
 
 // parseCheckpoint authenticates a checkpoint note with the log's key, then
 // parses it (transparency-dev/formats), and insists on one encoding per
-// checkpoint: note accepts base64 signatures with non-zero padding bits,
+// signature: note accepts base64 signatures with non-zero padding bits,
 // which would let anyone re-encode a receipt into another valid one.
+// C2SP extension lines (after the root hash, covered by the signature)
+// are accepted and returned as rest; other signatures (witness
+// cosignatures) are allowed.
 func parseCheckpoint(cp []byte, origin string, v note.Verifier) (*tlogfmt.Checkpoint, []byte, *note.Note, error) {
 	c, rest, n, err := tlogfmt.ParseCheckpoint(cp, origin, v)
 	if err != nil {
@@ -211,8 +233,43 @@ func parseCheckpoint(cp []byte, origin string, v note.Verifier) (*tlogfmt.Checkp
 			return nil, nil, n, fmt.Errorf("signature of %s is not canonical base64", s.Name)
 		}
 	}
-	if len(rest) != 0 {
-		return nil, nil, n, errors.New("checkpoint carries extension lines")
+	for _, s := range n.UnverifiedSigs {
+		if _, err := base64.StdEncoding.Strict().DecodeString(s.Base64); err != nil {
+			return nil, nil, n, fmt.Errorf("signature of %s is not canonical base64", s.Name)
+		}
 	}
 	return c, rest, n, nil
+}
+
+// normalizeText undoes what text transport does to a receipt or
+// checkpoint: CRLF line ends become LF, trailing spaces and tabs of each
+// line go, and the text ends in exactly one newline. A carriage return
+// left inside a line, a byte-order mark, a NUL or a text over limit bytes
+// is an error naming the line.
+func normalizeText(b []byte, limit int) ([]byte, error) {
+	if len(b) > limit {
+		return nil, malformed("%d bytes, limit %d", len(b), limit)
+	}
+	if bytes.HasPrefix(b, []byte("\xef\xbb\xbf")) {
+		return nil, malformed("line 1: starts with a byte-order mark")
+	}
+	lines := bytes.Split(b, []byte("\n"))
+	out := make([]byte, 0, len(b)+1)
+	for i, line := range lines {
+		line = bytes.TrimRight(line, " \t\r")
+		if j := bytes.IndexByte(line, '\r'); j >= 0 {
+			return nil, malformed("line %d: a carriage return inside the line (column %d)", i+1, j+1)
+		}
+		if j := bytes.IndexByte(line, 0); j >= 0 {
+			return nil, malformed("line %d: a NUL byte (column %d)", i+1, j+1)
+		}
+		out = append(append(out, line...), '\n')
+	}
+	for len(out) >= 2 && out[len(out)-2] == '\n' {
+		out = out[:len(out)-1]
+	}
+	if len(out) == 1 {
+		return nil, malformed("empty text")
+	}
+	return out, nil
 }
