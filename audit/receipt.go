@@ -88,7 +88,7 @@ func CheckReceipt(receipt []byte, logKey string) (*ReceiptInfo, error) {
 func checkReceipt(receipt []byte, v note.Verifier) (*ReceiptInfo, error) {
 	head, cpText, ok := bytes.Cut(receipt, []byte("\n\n"))
 	if !ok {
-		return nil, malformed("receipt: no checkpoint")
+		return nil, malformed("receipt: no empty line before the checkpoint")
 	}
 	lines := strings.Split(string(head), "\n")
 	if len(lines) < 4 || lines[0] != receiptIntro {
@@ -97,7 +97,7 @@ func checkReceipt(receipt []byte, v note.Verifier) (*ReceiptInfo, error) {
 	b64 := canonicalB64{}
 	entryB64, ok := strings.CutPrefix(lines[1], "entry ")
 	if !ok {
-		return nil, malformed("receipt: entry line")
+		return nil, malformed("receipt line 2: want \"entry <base64>\", got %.40q", lines[1])
 	}
 	entry, err := b64.DecodeString(entryB64)
 	if err != nil {
@@ -106,18 +106,18 @@ func checkReceipt(receipt []byte, v note.Verifier) (*ReceiptInfo, error) {
 	var opening, personal []byte
 	switch op, ok := strings.CutPrefix(lines[2], "opening "); {
 	case !ok:
-		return nil, malformed("receipt: opening line")
+		return nil, malformed("receipt line 3: want \"opening -\" or \"opening <base64> <base64>\", got %.40q", lines[2])
 	case op == "-":
 	default:
 		o, p, ok := strings.Cut(op, " ")
 		if !ok {
-			return nil, malformed("receipt: opening")
+			return nil, malformed("receipt line 3: opening without a personal part")
 		}
 		if opening, err = b64.DecodeString(o); err != nil || len(opening) != 32 {
-			return nil, malformed("receipt: opening key")
+			return nil, malformed("receipt line 3: opening key is not 32 bytes of canonical base64")
 		}
 		if personal, err = b64.DecodeString(p); err != nil {
-			return nil, malformed("receipt: personal part")
+			return nil, malformed("receipt line 3: personal part is not canonical base64")
 		}
 	}
 	ks, ok := strings.CutPrefix(lines[3], "proof ")
