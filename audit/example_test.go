@@ -77,11 +77,11 @@ func ExampleCheckReceipt() {
 	crlf := bytes.ReplaceAll(a.Receipt, []byte("\n"), []byte("\r\n"))
 	info, err := audit.CheckReceipt(crlf, vkey)
 	fmt.Println(info.Record.Entry.Decision, err)
-	_, err = audit.CheckReceipt(bytes.Replace(a.Receipt, []byte("\n"), []byte("\r"), 1), vkey)
+	_, err = audit.CheckReceipt(bytes.Replace(a.Receipt, []byte("proof "), []byte("proof \x00"), 1), vkey)
 	fmt.Println(err)
 	// Output:
 	// no-match <nil>
-	// receipt: audit: malformed: line 1: a carriage return inside the line (column 25)
+	// receipt: audit: malformed: textform: line 4, column 7: control character 0x00
 }
 
 // An auditor holding a checkpoint collected earlier (or cosigned by a

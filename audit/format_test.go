@@ -181,6 +181,9 @@ func TestReceiptTextForms(t *testing.T) {
 			"no-final-newline":    lf,
 			"extra-final-newline": append(bytes.Clone(rc), "\n\n"...),
 			"crlf-no-final":       bytes.ReplaceAll(lf, []byte("\n"), []byte("\r\n")),
+			"cr-only":             bytes.ReplaceAll(rc, []byte("\n"), []byte("\r")),
+			"bom":                 append([]byte("\xef\xbb\xbf"), rc...),
+			"blank-lines-around":  append(append([]byte("\n\r\n"), rc...), "\n \n"...),
 		}
 		for name, f := range forms {
 			info, err := CheckReceipt(f, key)
@@ -192,8 +195,10 @@ func TestReceiptTextForms(t *testing.T) {
 			text []byte
 			want string
 		}{
-			"lone-cr":        {bytes.Replace(rc, []byte("\n"), []byte("\r"), 1), "carriage return inside the line"},
-			"bom":            {append([]byte("\xef\xbb\xbf"), rc...), "byte-order mark"},
+			"control-char":   {bytes.Replace(rc, []byte("proof "), []byte("proof \x0b"), 1), "line 4, column 7: control character 0x0b"},
+			"invalid-utf8":   {bytes.Replace(rc, []byte("entry "), []byte("entry \xff"), 1), "line 2, column 7: invalid UTF-8"},
+			"bom-inside":     {bytes.Replace(rc, []byte("proof "), []byte("proof \xef\xbb\xbf"), 1), "byte-order mark inside"},
+			"blank-in-head":  {bytes.Replace(rc, []byte("\nproof "), []byte("\n\nproof "), 1), "3 lines before the first empty line"},
 			"wrapped-base64": {bytes.Replace(rc, []byte("entry "), []byte("entry \n"), 1), "receipt line 2"},
 			"leading-blank":  {append([]byte(" "), rc...), "unexpected intro"},
 		}

@@ -12,6 +12,8 @@ import (
 	tlogfmt "github.com/transparency-dev/formats/log"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/oneface/oneface/internal/textform"
 )
 
 // ErrBadProof means a signature or proof does not verify.
@@ -91,8 +93,11 @@ func checkReceipt(receipt []byte, v note.Verifier) (*ReceiptInfo, error) {
 		return nil, malformed("receipt: no empty line before the checkpoint")
 	}
 	lines := strings.Split(string(head), "\n")
-	if len(lines) < 4 || lines[0] != receiptIntro {
-		return nil, malformed("receipt: unexpected intro %q", lines[0])
+	if lines[0] != receiptIntro {
+		return nil, malformed("receipt line 1: unexpected intro %.40q", lines[0])
+	}
+	if len(lines) < 4 {
+		return nil, malformed("receipt: %d lines before the first empty line, want at least 4 (intro, entry, opening, proof)", len(lines))
 	}
 	b64 := canonicalB64{}
 	entryB64, ok := strings.CutPrefix(lines[1], "entry ")
@@ -242,34 +247,18 @@ func parseCheckpoint(cp []byte, origin string, v note.Verifier) (*tlogfmt.Checkp
 }
 
 // normalizeText undoes what text transport does to a receipt or
-// checkpoint: CRLF line ends become LF, trailing spaces and tabs of each
-// line go, and the text ends in exactly one newline. A carriage return
-// left inside a line, a byte-order mark, a NUL or a text over limit bytes
-// is an error naming the line.
+// checkpoint, with the project's one reader of carried text forms
+// (internal/textform): a byte-order mark, CRLF or lone CR line ends,
+// trailing spaces and tabs, blank lines around the text, a missing or
+// extra final newline. Any other oddity (a control character, invalid
+// UTF-8, more than limit bytes) is an error naming line and column.
 func normalizeText(b []byte, limit int) ([]byte, error) {
-	if len(b) > limit {
-		return nil, malformed("%d bytes, limit %d", len(b), limit)
+	s, err := textform.Lines(b, limit)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	if bytes.HasPrefix(b, []byte("\xef\xbb\xbf")) {
-		return nil, malformed("line 1: starts with a byte-order mark")
-	}
-	lines := bytes.Split(b, []byte("\n"))
-	out := make([]byte, 0, len(b)+1)
-	for i, line := range lines {
-		line = bytes.TrimRight(line, " \t\r")
-		if j := bytes.IndexByte(line, '\r'); j >= 0 {
-			return nil, malformed("line %d: a carriage return inside the line (column %d)", i+1, j+1)
-		}
-		if j := bytes.IndexByte(line, 0); j >= 0 {
-			return nil, malformed("line %d: a NUL byte (column %d)", i+1, j+1)
-		}
-		out = append(append(out, line...), '\n')
-	}
-	for len(out) >= 2 && out[len(out)-2] == '\n' {
-		out = out[:len(out)-1]
-	}
-	if len(out) == 1 {
+	if s == "" {
 		return nil, malformed("empty text")
 	}
-	return out, nil
+	return []byte(s), nil
 }
