@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -190,4 +191,36 @@ func TestExportTilesTamper(t *testing.T) {
 	if got, _ := os.ReadFile(filepath.Join(out2, "checkpoint")); !bytes.Equal(got, cp) {
 		t.Fatal("checkpoint not served as given")
 	}
+}
+
+func ExampleExportTiles() {
+	logDir, _ := os.MkdirTemp("", "log")
+	outDir, _ := os.MkdirTemp("", "tiles")
+	defer os.RemoveAll(logDir)
+	defer os.RemoveAll(outDir)
+	skey, vkey, _ := GenerateKey("kiosk-1.example")
+	l, err := Open(logDir, skey, Options{})
+	if err != nil {
+		panic(err)
+	}
+	for range 3 {
+		l.Append(context.Background(), Entry{Kind: KindVerify, Purpose: "door-main", Decision: DecisionMatch, Reason: "ok", ModelID: "-"}, nil)
+	}
+	l.Close()
+
+	// Static files for any web server; any C2SP tlog client can read them.
+	if err := ExportTiles(logDir, outDir, nil, vkey); err != nil {
+		panic(err)
+	}
+	filepath.WalkDir(outDir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(outDir, path)
+			fmt.Println(filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	// Output:
+	// checkpoint
+	// tile/0/000.p/3
+	// tile/entries/000.p/3
 }
