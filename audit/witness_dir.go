@@ -30,15 +30,19 @@ import (
 // collected checkpoint: a log shorter than it, or with another root, was
 // tampered with.
 //
-// Files, one pair per collected checkpoint of N entries (N in 20 decimal
-// digits, so that names sort by size):
+// Files, per collected checkpoint of N entries (N in 20 decimal digits, so
+// that names sort by size):
 //
-//	N.checkpoint                  the signed checkpoint note, as received
-//	N.proof                       "old M\n" then the consistency proof from the
-//	                              previous collected size M, base64 hashes one a
-//	                              line (the header of a tlog-witness request)
-//	refused-N-<sha256 prefix>.checkpoint   a checkpoint refused as a fork or rollback
+//	N.checkpoint          the signed checkpoint note, as received
+//	proofs/N.proof        "old M\n", the consistency proof from the previous
+//	                      collected size M (base64 hashes, one a line) and an
+//	                      empty line: the header of a tlog-witness request
+//	refused-N-<sha256 prefix>.checkpoint   a checkpoint refused as a fork or
+//	                      a rollback, kept as evidence
 //
+// So the directory itself, holding only checkpoints at its top level, can
+// be handed to an auditor as a directory of evidence; a refused fork in it
+// is then reported as two checkpoints of one history that disagree.
 // The directory must belong to this process's user and not be writable by
 // group or others; files are created exclusively (no symbolic link is
 // followed) and renamed into place, then the directory is fsynced.
@@ -65,11 +69,13 @@ func NewDirWitness(dir, logKey string) (*DirWitness, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit: log key: %w", err)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, proofsDir), 0o700); err != nil {
 		return nil, err
 	}
-	if err := witCheckDir(dir); err != nil {
-		return nil, err
+	for _, d := range []string{dir, filepath.Join(dir, proofsDir)} {
+		if err := witCheckDir(d); err != nil {
+			return nil, err
+		}
 	}
 	w := &DirWitness{dir: dir, verifier: v}
 	des, err := os.ReadDir(dir)
@@ -96,7 +102,7 @@ func NewDirWitness(dir, logKey string) (*DirWitness, error) {
 		if err != nil || size != n {
 			return nil, fmt.Errorf("%w: %s: not a checkpoint of %d entries signed by the log (%v)", ErrBadProof, collectedFile(n), n, err)
 		}
-		pf, err := witReadFile(filepath.Join(dir, proofFile(n)), maxWitnessResponse)
+		pf, err := witReadFile(filepath.Join(dir, filepath.FromSlash(proofFile(n))), maxWitnessResponse)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s: %v", ErrBadProof, proofFile(n), err)
 		}
@@ -168,7 +174,7 @@ func (w *DirWitness) Cosign(ctx context.Context, checkpoint []byte, proof ProofF
 	}
 	// The proof first, then the checkpoint: the checkpoint file is what
 	// makes the pair count.
-	if err := witWriteFile(w.dir, proofFile(size), addCheckpointBody(w.lastSize, hashes, nil), 0o600); err != nil {
+	if err := witWriteFile(w.dir, filepath.FromSlash(proofFile(size)), addCheckpointBody(w.lastSize, hashes, nil), 0o600); err != nil {
 		return nil, err
 	}
 	if err := witWriteFile(w.dir, collectedFile(size), checkpoint, 0o600); err != nil {
@@ -193,7 +199,9 @@ func (w *DirWitness) refuse(cp []byte, size int64, why string) error {
 }
 
 func collectedFile(n int64) string { return fmt.Sprintf("%020d.checkpoint", n) }
-func proofFile(n int64) string     { return fmt.Sprintf("%020d.proof", n) }
+func proofFile(n int64) string     { return fmt.Sprintf(proofsDir+"/%020d.proof", n) }
+
+const proofsDir = "proofs"
 
 // parseStoredProof parses an N.proof file: "old M\n", hashes one a line,
 // then the empty line that ends a tlog-witness request header.

@@ -38,8 +38,9 @@ func TestDirWitnessCollects(t *testing.T) {
 		t.Fatal(err)
 	}
 	after, _ := os.ReadDir(dir)
-	if len(before) != len(after) || len(after) != 10 {
-		t.Fatalf("%d files, then %d; want 10 (5 checkpoints and their proofs)", len(before), len(after))
+	proofs, _ := os.ReadDir(filepath.Join(dir, proofsDir))
+	if len(before) != len(after) || len(after) != 6 || len(proofs) != 5 {
+		t.Fatalf("%d files, then %d, %d proofs; want 5 checkpoints, proofs/ and 5 proofs", len(before), len(after), len(proofs))
 	}
 	// Reopened, it re-verifies the chain and knows where it stands.
 	w2 := mustDirWitness(t, dir, l.vkey)
@@ -54,8 +55,8 @@ func TestDirWitnessCollects(t *testing.T) {
 	if _, err := VerifyDir(l.dir, cp, l.vkey); err != nil {
 		t.Fatal(err)
 	}
-	for _, fi := range after {
-		if info, _ := fi.Info(); info.Mode().Perm() != 0o600 {
+	for _, fi := range append(after, proofs...) {
+		if info, _ := fi.Info(); info.Mode().Perm() != 0o600 && !fi.IsDir() {
 			t.Fatalf("%s: mode %v", fi.Name(), info.Mode())
 		}
 	}
@@ -107,6 +108,10 @@ func TestDirWitnessRefusesForkAndRollback(t *testing.T) {
 	if n, _ := w.Latest(); n != 10 {
 		t.Fatalf("moved to %d", n)
 	}
+	// Extension lines (C2SP tlog-checkpoint) are accepted.
+	if _, err := w.Cosign(ctx, withExtension(t, l.Checkpoint(), l.skey, "ext 1\n"), logProof(l.Log, 10)); err != nil {
+		t.Fatalf("extension lines: %v", err)
+	}
 	// The real log goes on.
 	appendN(t, l.Log, 1, "c")
 	if _, err := w.Cosign(ctx, l.Checkpoint(), logProof(l.Log, 11)); err != nil {
@@ -124,7 +129,12 @@ func TestDirWitnessDetectsTamperedCollection(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	names, _ := filepath.Glob(filepath.Join(dir, "*"))
+	names, _ := filepath.Glob(filepath.Join(dir, "*.checkpoint"))
+	more, _ := filepath.Glob(filepath.Join(dir, proofsDir, "*"))
+	names = append(names, more...)
+	if len(names) != 6 {
+		t.Fatalf("%d files", len(names))
+	}
 	for _, name := range names {
 		orig, _ := os.ReadFile(name)
 		for _, edit := range []func([]byte) []byte{
@@ -141,7 +151,7 @@ func TestDirWitnessDetectsTamperedCollection(t *testing.T) {
 		// of the collection itself, which only a copy elsewhere can reveal.
 		os.Remove(name)
 		_, err := NewDirWitness(dir, l.vkey)
-		last := strings.HasSuffix(name, collectedFile(9)) || strings.HasSuffix(name, proofFile(9))
+		last := strings.HasSuffix(name, collectedFile(9))
 		if !last && !errors.Is(err, ErrBadProof) {
 			t.Fatalf("%s removed: %v", filepath.Base(name), err)
 		}
@@ -162,7 +172,7 @@ func TestDirWitnessDoesNotFollowLinks(t *testing.T) {
 	victim := filepath.Join(t.TempDir(), "victim")
 	os.WriteFile(victim, []byte("precious"), 0o600)
 	appendN(t, l.Log, 4, "c")
-	for _, name := range []string{collectedFile(4), proofFile(4)} {
+	for _, name := range []string{collectedFile(4), filepath.FromSlash(proofFile(4))} {
 		if err := os.Symlink(victim, filepath.Join(dir, name)); err != nil {
 			t.Fatal(err)
 		}

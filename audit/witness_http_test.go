@@ -134,10 +134,21 @@ func TestHTTPWitnessRequestAndErrors(t *testing.T) {
 		{"oversized answer", func(_ int, _ []byte, w http.ResponseWriter) {
 			w.Write(bytes.Repeat(wit.cosign(t, cp), maxWitnessResponse/100))
 		}, HTTPWitnessOptions{}, false, "larger than"},
-		{"409 twice", func(_ int, _ []byte, w http.ResponseWriter) { w.WriteHeader(http.StatusConflict); io.WriteString(w, "4\n") }, HTTPWitnessOptions{}, false, "409 twice"},
-		{"409 malformed", func(_ int, _ []byte, w http.ResponseWriter) { w.WriteHeader(http.StatusConflict); io.WriteString(w, "04\n") }, HTTPWitnessOptions{}, false, "malformed tree size"},
-		{"witness holds more", func(_ int, _ []byte, w http.ResponseWriter) { w.WriteHeader(http.StatusConflict); io.WriteString(w, "10\n") }, HTTPWitnessOptions{}, true, "rolled back"},
-		{"422", func(_ int, _ []byte, w http.ResponseWriter) { http.Error(w, "bad consistency proof", http.StatusUnprocessableEntity) }, HTTPWitnessOptions{}, true, "HTTP 422"},
+		{"409 twice", func(_ int, _ []byte, w http.ResponseWriter) {
+			w.WriteHeader(http.StatusConflict)
+			io.WriteString(w, "4\n")
+		}, HTTPWitnessOptions{}, false, "409 twice"},
+		{"409 malformed", func(_ int, _ []byte, w http.ResponseWriter) {
+			w.WriteHeader(http.StatusConflict)
+			io.WriteString(w, "04\n")
+		}, HTTPWitnessOptions{}, false, "malformed tree size"},
+		{"witness holds more", func(_ int, _ []byte, w http.ResponseWriter) {
+			w.WriteHeader(http.StatusConflict)
+			io.WriteString(w, "10\n")
+		}, HTTPWitnessOptions{}, true, "rolled back"},
+		{"422", func(_ int, _ []byte, w http.ResponseWriter) {
+			http.Error(w, "bad consistency proof", http.StatusUnprocessableEntity)
+		}, HTTPWitnessOptions{}, true, "HTTP 422"},
 		{"404", func(_ int, _ []byte, w http.ResponseWriter) { http.Error(w, "unknown log", http.StatusNotFound) }, HTTPWitnessOptions{}, false, "does not know the log"},
 		{"403", func(_ int, _ []byte, w http.ResponseWriter) { http.Error(w, "invalid signature", http.StatusForbidden) }, HTTPWitnessOptions{}, false, "HTTP 403"},
 		{"redirect not followed", func(_ int, _ []byte, w http.ResponseWriter) {
@@ -170,7 +181,10 @@ func TestHTTPWitnessRequestAndErrors(t *testing.T) {
 	})
 
 	t.Run("proof errors and oversized checkpoints", func(t *testing.T) {
-		url := fakeWitness(t, func(_ int, _ []byte, w http.ResponseWriter) { w.WriteHeader(http.StatusConflict); io.WriteString(w, "4\n") })
+		url := fakeWitness(t, func(_ int, _ []byte, w http.ResponseWriter) {
+			w.WriteHeader(http.StatusConflict)
+			io.WriteString(w, "4\n")
+		})
 		hw, _ := NewHTTPWitness(url, wit.vkey, HTTPWitnessOptions{})
 		boom := errors.New("no proof")
 		if _, err := hw.Cosign(ctx, cp, func(int64) ([]tlog.Hash, error) { return nil, boom }); !errors.Is(err, boom) {

@@ -382,6 +382,25 @@ func TestLitewitness(t *testing.T) {
 		}
 	})
 
+	t.Run("checkpoint with extension lines", func(t *testing.T) {
+		// C2SP tlog-checkpoint allows extension lines after the root; the
+		// cosignature covers them (torchwood v0.6.1 signs them, formats
+		// verifies them).
+		ext := withExtension(t, l.Checkpoint(), l.skey, "oneface-test-extension 1\n")
+		sigs, err := hw.Cosign(ctx, ext, logProof(l.Log, l.Size()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := CosignedBy(append(bytes.Clone(ext), sigs...), []note.Verifier{wv}); len(got) != 1 {
+			t.Fatalf("cosigned by %v", got)
+		}
+		// The cosignature does not transfer to the checkpoint without them.
+		if got := CosignedBy(append(l.Checkpoint(), sigs...), []note.Verifier{wv}); len(got) != 0 {
+			t.Fatalf("cosignature moved to another text: %v", got)
+		}
+		rec.take()
+	})
+
 	t.Run("a new client learns the size from 409", func(t *testing.T) {
 		hw2, rec2 := w.client(t)
 		appendN(t, l.Log, 5, "main")
@@ -451,6 +470,21 @@ func TestLitewitness(t *testing.T) {
 	})
 }
 
+// withExtension re-signs the text of checkpoint with extension lines added.
+func withExtension(t *testing.T, checkpoint []byte, skey, ext string) []byte {
+	t.Helper()
+	text, _ := noteText(checkpoint)
+	s, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := note.Sign(&note.Note{Text: string(text) + ext}, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cp
+}
+
 func openTestLogWithKey(t *testing.T, skey string) *Log {
 	t.Helper()
 	l, err := Open(t.TempDir(), skey, Options{})
@@ -468,5 +502,5 @@ func newTestLogOrigin(t *testing.T, origin string) *testLog {
 		t.Fatal(err)
 	}
 	l := openTestLogWithKey(t, skey)
-	return &testLog{l, l.dir, skey, vkey}
+	return &testLog{Log: l, dir: l.dir, skey: skey, vkey: vkey}
 }
