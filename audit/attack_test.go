@@ -526,3 +526,117 @@ func TestWitnessPolicyEvery(t *testing.T) {
 	l.Append(context.Background(), verifyEntry(4), nil)
 	waitSize(5)
 }
+
+// TestLogFeedsDirCollector: the log feeds a DirWitness (a collector, no
+// cosignature); its directory is evidence for VerifyLog, and a rolled-back
+// copy of the log is refused by it, which stops appends.
+func TestLogFeedsDirCollector(t *testing.T) {
+	skey, vkey, _ := GenerateKey("kiosk-7.example")
+	cdir := filepath.Join(t.TempDir(), "collected")
+	coll, err := NewDirWitness(cdir, vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	opt := Options{Controller: testController().Recipient(), Witnesses: []Witness{coll}, WitnessPolicy: WitnessPolicy{Interval: time.Hour}}
+	l, err := Open(dir, skey, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := range 5 {
+		l.Append(ctx, verifyEntry(i), nil)
+	}
+	snapshot := copyDir(t, dir)
+	for i := 5; i < 9; i++ {
+		l.Append(ctx, verifyEntry(i), nil)
+	}
+	if _, err := l.Witness(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	if rep, err := VerifyLog(dir, vkey, VerifyOptions{EvidenceDir: cdir}); err != nil || rep.CheckpointSize != 9 {
+		t.Fatalf("VerifyLog with the collection: %v", err)
+	}
+	if _, err := VerifyLog(snapshot, vkey, VerifyOptions{EvidenceDir: cdir}); !errors.Is(err, ErrRollback) {
+		t.Fatalf("rolled-back copy: %v", err)
+	}
+	l2, err := Open(snapshot, skey, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	l2.Append(ctx, verifyEntry(50), nil)
+	if _, err := l2.Witness(ctx); !errors.Is(err, ErrWitnessRefused) {
+		t.Fatalf("collector on a rolled-back log: %v", err)
+	}
+	if _, err := l2.Append(ctx, verifyEntry(51), nil); !errors.Is(err, ErrFailed) {
+		t.Fatalf("append after the refusal: %v", err)
+	}
+}
+
+// TestLogFeedsLitewitness: the log itself feeds a real witness server
+// (litewitness from filippo.io/torchwood v0.6.1, started on 127.0.0.1 by
+// startLitewitness with its key in an ssh-agent) through the HTTP client:
+// the cosigned checkpoints count for VerifyLog with the witness's
+// cosignature key; a forked copy of the log, opened with the same key and
+// witness, is refused (HTTP 422), the log surfaces the refusal and stops
+// appending, and VerifyLog reports the fork.
+func TestLogFeedsLitewitness(t *testing.T) {
+	skey, vkey, _ := GenerateKey("kiosk-7.example")
+	w := startLitewitness(t, map[string]string{"kiosk-7.example": vkey})
+	hw, _ := w.client(t)
+	wv, err := NewCosignatureVerifier(w.vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	opt := Options{Controller: testController().Recipient(), Witnesses: []Witness{hw}, WitnessPolicy: WitnessPolicy{Interval: time.Hour}}
+	l, err := Open(dir, skey, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := range 6 {
+		l.Append(ctx, verifyEntry(i), personal(1, byte(i)))
+	}
+	if _, err := l.Witness(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fork := copyDir(t, dir)
+	for i := 6; i < 10; i++ {
+		l.Append(ctx, verifyEntry(i), nil)
+	}
+	cosigned, err := l.Witness(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	rep, err := VerifyLog(dir, vkey, VerifyOptions{WitnessKeys: []note.Verifier{wv}, MinCosignatures: 1})
+	if err != nil || rep.Checkpoints < 2 || rep.CheckpointSize != 10 {
+		t.Fatalf("VerifyLog with litewitness's cosignatures: %v %+v", err, rep)
+	}
+	t.Logf("litewitness cosigned:\n%s", cosigned)
+	opt.WitnessPolicy = WitnessPolicy{Every: 1000} // submit by hand below
+	lf, err := Open(fork, skey, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lf.Close()
+	for i := range 6 {
+		e := verifyEntry(i)
+		e.Reason = "forked"
+		lf.Append(ctx, e, nil)
+	}
+	if _, err := lf.Witness(ctx); !errors.Is(err, ErrWitnessRefused) || !errors.Is(lf.WitnessErr(), ErrWitnessRefused) {
+		t.Fatalf("litewitness on a fork: %v", err)
+	} else {
+		t.Logf("refusal surfaced: %v", err)
+	}
+	if _, err := lf.Append(ctx, verifyEntry(99), nil); !errors.Is(err, ErrFailed) {
+		t.Fatalf("append after the refusal: %v", err)
+	}
+	if _, err := VerifyLog(fork, vkey, VerifyOptions{Checkpoints: [][]byte{cosigned}, WitnessKeys: []note.Verifier{wv}, MinCosignatures: 1}); !errors.Is(err, ErrFork) {
+		t.Fatalf("VerifyLog of the fork against the cosigned checkpoint: %v", err)
+	}
+}

@@ -122,7 +122,9 @@ func (l *Log) witnessLoop(ctx context.Context) {
 // the cosigned checkpoint (the checkpoint note with the witnesses'
 // cosignature lines added) in the directory's witnessed/ folder, named by
 // its size in 20 decimal digits. It returns the cosigned checkpoint and
-// the witnesses' errors joined. The log submits by itself according to
+// the witnesses' errors joined (a nil checkpoint when no witness
+// cosigned: a collector such as [DirWitness] accepts without a
+// cosignature). The log submits by itself according to
 // WitnessPolicy; call Witness to force a submission (e.g. before an
 // audit).
 //
@@ -152,7 +154,7 @@ func (l *Log) Witness(ctx context.Context) ([]byte, error) {
 	}
 	cosigned := bytes.Clone(cp)
 	var errs []error
-	got := 0
+	got, accepted := 0, 0
 	for _, w := range l.opt.Witnesses {
 		wctx, cancel := context.WithTimeout(ctx, l.opt.WitnessPolicy.Timeout)
 		sigs, err := w.Cosign(wctx, cp, proof)
@@ -172,13 +174,20 @@ func (l *Log) Witness(ctx context.Context) ([]byte, error) {
 		case err != nil:
 			errs = append(errs, fmt.Errorf("audit: witness %s: %w", w.Name(), err))
 		default:
+			// A collector ([DirWitness]) accepts without cosigning.
 			cosigned = append(cosigned, sigs...)
-			got++
+			accepted++
+			if len(sigs) > 0 {
+				got++
+			}
 		}
 	}
 	err := errors.Join(errs...)
 	l.wit.mu.Lock()
 	l.wit.lastTry, l.wit.lastErr = time.Now(), err
+	if accepted > 0 && got == 0 && size > l.wit.size {
+		l.wit.size = size
+	}
 	l.wit.mu.Unlock()
 	if got == 0 {
 		return nil, err
@@ -198,10 +207,13 @@ func (l *Log) Witness(ctx context.Context) ([]byte, error) {
 	return cosigned, err
 }
 
-// checkCosignatureLines accepts 1..16 signed-note signature lines
+// checkCosignatureLines accepts 0..16 signed-note signature lines
 // ("— name base64\n").
 func checkCosignatureLines(sigs []byte) error {
-	if len(sigs) == 0 || len(sigs) > maxCosignatures*maxCosignatureLen || sigs[len(sigs)-1] != '\n' {
+	if len(sigs) == 0 {
+		return nil
+	}
+	if len(sigs) > maxCosignatures*maxCosignatureLen || sigs[len(sigs)-1] != '\n' {
 		return malformed("cosignature lines: empty, too long, or without a final newline")
 	}
 	for _, line := range bytes.SplitAfter(sigs[:len(sigs)-1], []byte("\n")) {
