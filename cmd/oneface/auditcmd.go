@@ -204,9 +204,13 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		v, err := note.NewVerifier(k)
+		// A witness's cosignature/v1 key (as litewitness prints it), or a
+		// plain Ed25519 note key.
+		v, err := audit.NewCosignatureVerifier(k)
 		if err != nil {
-			return usageError{"-witness-key: " + err.Error()}
+			if v, err = note.NewVerifier(k); err != nil {
+				return usageError{"-witness-key: " + err.Error()}
+			}
 		}
 		opt.WitnessKeys = append(opt.WitnessKeys, v)
 	}
