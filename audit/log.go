@@ -389,6 +389,7 @@ func (l *Log) load() error {
 	if err := l.migrate(); err != nil {
 		return err
 	}
+	removeTemporaries(l.dir, filepath.Join(l.dir, keysDir), filepath.Join(l.dir, witnessedDir))
 	if len(cps) > 0 {
 		l.cp = cps[len(cps)-1]
 	}
