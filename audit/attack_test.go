@@ -680,3 +680,31 @@ func TestLogFeedsLitewitness(t *testing.T) {
 		t.Fatalf("VerifyLog of the fork against the cosigned checkpoint: %v", err)
 	}
 }
+
+// TestReceiptsAsEvidence: a person's receipt of an entry later cut off is
+// evidence: VerifyLog with a directory of receipts reports the rollback.
+func TestReceiptsAsEvidence(t *testing.T) {
+	l := newTestLog(t, Options{})
+	ev := t.TempDir()
+	for i := range 8 {
+		a, err := l.Append(context.Background(), verifyEntry(i), personal(1, byte(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(ev, fmt.Sprintf("receipt-%d.txt", i)), bytes.ReplaceAll(a.Receipt, []byte("\n"), []byte("\r\n")), 0o600)
+	}
+	l.Close()
+	if rep, err := VerifyLog(l.dir, l.vkey, VerifyOptions{EvidenceDir: ev}); err != nil || rep.CheckpointSize != 8 {
+		t.Fatalf("intact log with its receipts: %v", err)
+	}
+	data, _ := os.ReadFile(filepath.Join(l.dir, entriesFile))
+	ps, _, _, _ := readFrames(data)
+	os.WriteFile(filepath.Join(l.dir, entriesFile), frames(ps[:6]), 0o600)
+	os.Remove(filepath.Join(l.dir, checkpointsFile))
+	_, err := VerifyLog(l.dir, l.vkey, VerifyOptions{EvidenceDir: ev})
+	var ce *CorruptError
+	if !errors.Is(err, ErrRollback) || !errors.As(err, &ce) || ce.Index != 6 {
+		t.Fatalf("receipts of entries cut off: %v", err)
+	}
+	t.Logf("%v", err)
+}

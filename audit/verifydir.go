@@ -68,7 +68,9 @@ func VerifyDir(dir string, checkpoint []byte, logKey string) (*Report, error) {
 //     tree of its size (a *CorruptError matching [ErrFork]).
 //
 // A checkpoint not signed by the log's key, or carrying a cosignature
-// that does not verify, is an error naming where it came from.
+// that does not verify, is an error naming where it came from ([ErrBadProof]);
+// the log directory's own checkpoints have their signature checked only
+// when they disagree with the log (a large log holds thousands).
 func VerifyLog(dir, logKey string, opt VerifyOptions) (*Report, error) {
 	v, err := note.NewVerifier(strings.TrimSpace(logKey))
 	if err != nil {
