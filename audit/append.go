@@ -3,12 +3,10 @@ package audit
 import (
 	"context"
 	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
 
-	"golang.org/x/crypto/chacha20poly1305"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -22,9 +20,10 @@ type Appended struct {
 }
 
 type appendReq struct {
-	e   Entry
-	p   *Personal
-	res chan appendRes // buffered: the committer never blocks on it
+	e      Entry
+	p      *Personal
+	detail string         // v2 detail line ("-" for plain entries)
+	res    chan appendRes // buffered: the committer never blocks on it
 }
 
 type appendRes struct {
@@ -36,10 +35,38 @@ type appendRes struct {
 // once both are durable (written and fsynced). Concurrent appends are
 // committed together. If Append returns an error the entry must be
 // treated as not recorded: callers that act on a decision (a door that
-// opens) must not act. After a failed write the log refuses further
-// appends ([ErrFailed]) until reopened.
+// opens) must not act. After a failed write, or a witness's refusal, the
+// log refuses further appends ([ErrFailed]) until reopened.
+//
+// Entries of kind config and retention-sweep are written by
+// [Log.AppendConfig] and [Log.Sweep] only. The personal part is stored
+// encrypted under the subject's key of the month, wrapped to the
+// controller (see [Options]); without a controller it is only committed.
 func (l *Log) Append(ctx context.Context, e Entry, p *Personal) (Appended, error) {
-	if err := e.validate(); err != nil {
+	if e.Kind == KindConfig || e.Kind == KindSweep {
+		return Appended{}, malformed("%s entries are written by AppendConfig and Sweep", e.Kind)
+	}
+	return l.append(ctx, e, p, "-")
+}
+
+// AppendConfig records the device's policy at start-up (a [KindConfig]
+// entry, reason "startup", no personal part); call it once after [Open],
+// before the first verification. The summary's fields become the entry's
+// detail line (see the package doc).
+func (l *Log) AppendConfig(ctx context.Context, p PolicySummary) (Appended, error) {
+	d, err := marshalPolicy(&p)
+	if err != nil {
+		return Appended{}, err
+	}
+	return l.append(ctx, Entry{Kind: KindConfig, Purpose: "-", Decision: DecisionNone, Reason: "startup", ModelID: "-", Liveness: orDash(p.Liveness)}, nil, d)
+}
+
+func (l *Log) append(ctx context.Context, e Entry, p *Personal, detail string) (Appended, error) {
+	e.Liveness, e.Notice = orDash(e.Liveness), orDash(e.Notice)
+	if err := e.validate(true); err != nil {
+		return Appended{}, err
+	}
+	if err := checkDetail(detail); err != nil {
 		return Appended{}, err
 	}
 	if p != nil {
@@ -53,14 +80,15 @@ func (l *Log) Append(ctx context.Context, e Entry, p *Personal) (Appended, error
 		return Appended{}, ErrClosed
 	}
 	if l.failed != nil {
+		err := l.failed
 		l.mu.RUnlock()
-		return Appended{}, fmt.Errorf("%w: %v", ErrFailed, l.failed)
+		return Appended{}, fmt.Errorf("%w: %w", ErrFailed, err)
 	}
 	l.inflight.Add(1)
 	l.mu.RUnlock()
 	defer l.inflight.Done()
 
-	r := &appendReq{e: e, p: p, res: make(chan appendRes, 1)}
+	r := &appendReq{e: e, p: p, detail: detail, res: make(chan appendRes, 1)}
 	select {
 	case l.reqs <- r:
 	case <-ctx.Done():
@@ -111,7 +139,8 @@ type pendingEntry struct {
 }
 
 // commit writes a batch: personal records first, then entries, each file
-// fsynced, then publishes the new tree and checkpoint.
+// fsynced, then signs the checkpoint, and only then publishes the new tree
+// and checkpoint together and acknowledges.
 func (l *Log) commit(batch []*appendReq) {
 	fail := func(err error) {
 		for _, r := range batch {
@@ -124,7 +153,7 @@ func (l *Log) commit(batch []*appendReq) {
 	published := l.hashes
 	l.mu.RUnlock()
 	if failed != nil {
-		fail(fmt.Errorf("%w: %v", ErrFailed, failed))
+		fail(fmt.Errorf("%w: %w", ErrFailed, failed))
 		return
 	}
 	var pending []tlog.Hash
@@ -141,20 +170,24 @@ func (l *Log) commit(batch []*appendReq) {
 			e.Time = now
 		}
 		e.Time = e.Time.UTC().Truncate(time.Second)
-		rec := Record{Index: idx, Entry: e, Device: l.origin, Library: "oneface/" + Version}
+		rec := Record{Version: 2, Index: idx, Entry: e, Detail: r.detail, Device: l.origin, Library: "oneface/" + Version}
 		it := pendingEntry{req: r}
 		if r.p != nil {
-			key, err := l.side.key(r.p.Subject, epochOf(e.Time), true)
-			if err != nil {
-				fail(fmt.Errorf("audit: subject key: %w", err))
-				return
-			}
 			it.personal, _ = marshalPersonal(r.p)
 			it.opening = make([]byte, 32)
 			rand.Read(it.opening)
 			rec.Commitment = commitment(it.opening, it.personal)
-			persOffsets[idx] = l.personal.size + int64(len(persBuf))
-			persBuf = appendFrame(persBuf, sealPersonal(key, idx, append(append([]byte(nil), it.opening...), it.personal...)))
+			k, err := l.keys.current(r.p.Subject, epochOf(e.Time))
+			switch {
+			case errors.Is(err, ErrNoController):
+				// Committed only: the receipt carries the opening.
+			case err != nil:
+				fail(fmt.Errorf("audit: subject key: %w", err))
+				return
+			default:
+				persOffsets[idx] = l.personal.size + int64(len(persBuf))
+				persBuf = appendFrame(persBuf, sealPersonal(k, idx, append(append([]byte(nil), it.opening...), it.personal...)))
+			}
 		}
 		prev, err := tlog.TreeHash(idx, hr)
 		if err != nil {
@@ -179,6 +212,9 @@ func (l *Log) commit(batch []*appendReq) {
 	}
 
 	persSize, entrySize := l.personal.size, l.entries.size
+	n := n0 + int64(len(items))
+	var cp []byte
+	entriesWritten := false
 	writeErr := func() error {
 		if len(persBuf) > 0 {
 			if err := l.personal.write(persBuf, true); err != nil {
@@ -188,12 +224,23 @@ func (l *Log) commit(batch []*appendReq) {
 		if err := l.entries.write(entryBuf, true); err != nil {
 			return fmt.Errorf("audit: writing entries: %w", err)
 		}
+		entriesWritten = true
+		var err error
+		if cp, err = l.signCheckpoint(n, hr, false); err != nil {
+			// The entries are durable; the next Open signs their checkpoint.
+			return fmt.Errorf("audit: signing checkpoint: %w", err)
+		}
 		return nil
 	}()
 	if writeErr != nil {
-		// Undo the partial batch so that nothing unacknowledged stays; if
-		// even that fails, the log stops taking appends (fail closed).
-		terr := errors.Join(l.entries.truncate(entrySize), l.personal.truncate(persSize))
+		// Undo a partial batch so that nothing unacknowledged stays (once
+		// the entries are durable, a checkpoint may cover them: they stay,
+		// unacknowledged, and Open signs them). Either way the log stops
+		// taking appends until reopened (fail closed).
+		var terr error
+		if !entriesWritten {
+			terr = errors.Join(l.entries.truncate(entrySize), l.personal.truncate(persSize))
+		}
 		l.log.Error("audit: write failed", "err", writeErr, "undo_err", terr)
 		l.mu.Lock()
 		l.failed = errors.Join(writeErr, terr)
@@ -209,62 +256,22 @@ func (l *Log) commit(batch []*appendReq) {
 		off += int64(len(it.data)) + 8
 	}
 	l.hashes = append(l.hashes, pending...)
-	l.n = n0 + int64(len(items))
+	l.n = n
 	for k, v := range persOffsets {
 		l.persIdx[k] = v
 	}
+	l.persSize = l.personal.size
+	l.cp = cp
 	l.mu.Unlock()
+	l.notifyWitnesses()
 
-	if err := l.signCheckpoint(l.n, l.hashReader()); err != nil {
-		// The entries are durable; only the checkpoint is missing, and it
-		// is re-signed on the next batch or open. Still, report it.
-		l.log.Error("audit: signing checkpoint", "err", err)
-		fail(err)
-		return
-	}
-	cp := l.Checkpoint()
 	for i, it := range items {
 		idx := n0 + int64(i)
 		var rc []byte
-		proof, err := l.ProveInclusion(idx, n0+int64(len(items)))
+		proof, err := l.ProveInclusion(idx, n)
 		if err == nil {
 			rc, err = formatReceipt(it.data, it.opening, it.personal, proof, cp)
 		}
 		it.req.res <- appendRes{a: Appended{Index: idx, Receipt: rc}, err: err}
 	}
-}
-
-var personalAD = []byte("oneface audit personal v1")
-
-// sealPersonal encrypts opening||personal under the subject key, bound to
-// the entry index: index (8) | nonce (24) | XChaCha20-Poly1305 ciphertext.
-func sealPersonal(key []byte, idx int64, plain []byte) []byte {
-	aead, err := chacha20poly1305.NewX(key)
-	if err != nil {
-		panic(err) // 32-byte keys only
-	}
-	out := binary.BigEndian.AppendUint64(nil, uint64(idx))
-	nonce := make([]byte, chacha20poly1305.NonceSizeX)
-	rand.Read(nonce)
-	out = append(out, nonce...)
-	return aead.Seal(out, nonce, plain, binary.BigEndian.AppendUint64(append([]byte(nil), personalAD...), uint64(idx)))
-}
-
-// openPersonal reverses sealPersonal; ok is false when the key does not
-// fit (another subject's record).
-func openPersonal(key, rec []byte) (idx int64, opening, personal []byte, ok bool) {
-	if len(rec) < 8+chacha20poly1305.NonceSizeX+chacha20poly1305.Overhead {
-		return 0, nil, nil, false
-	}
-	aead, err := chacha20poly1305.NewX(key)
-	if err != nil {
-		return 0, nil, nil, false
-	}
-	idx = int64(binary.BigEndian.Uint64(rec))
-	nonce := rec[8 : 8+chacha20poly1305.NonceSizeX]
-	plain, err := aead.Open(nil, nonce, rec[8+chacha20poly1305.NonceSizeX:], binary.BigEndian.AppendUint64(append([]byte(nil), personalAD...), uint64(idx)))
-	if err != nil || len(plain) < 32 {
-		return 0, nil, nil, false
-	}
-	return idx, plain[:32], plain[32:], true
 }

@@ -7,12 +7,15 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/mod/sumdb/note"
 )
 
 // TestCrashChild is the child of TestCrashLoop: it appends from four
@@ -23,7 +26,11 @@ func TestCrashChild(t *testing.T) {
 	if dir == "" {
 		t.Skip("child process of TestCrashLoop only")
 	}
-	l, err := Open(dir, os.Getenv("AUDIT_CRASH_KEY"), Options{})
+	opt := Options{}
+	if wdir := os.Getenv("AUDIT_CRASH_WITNESS_DIR"); wdir != "" {
+		opt.Witnesses = []Witness{newDirWitness(wdir, os.Getenv("AUDIT_CRASH_WITNESS_KEY"), os.Getenv("AUDIT_CRASH_VKEY"))}
+	}
+	l, err := Open(dir, os.Getenv("AUDIT_CRASH_KEY"), opt)
 	if err != nil {
 		fmt.Println("open:", err)
 		os.Exit(3)
@@ -59,7 +66,10 @@ func TestCrashChild(t *testing.T) {
 // TestCrashLoop SIGKILLs a child appending in a loop at random moments,
 // 200 times (40 under -short), and checks after each kill that every entry
 // the child acknowledged is present with the content it acknowledged, and
-// that the log reopens and verifies.
+// that the log reopens and verifies. The child witnesses every checkpoint
+// (a directory witness in the C2SP tlog-witness shape, in the child's
+// process, so it is killed too): after each kill the log must also agree
+// with every checkpoint the witness cosigned (no rollback, no fork).
 func TestCrashLoop(t *testing.T) {
 	if os.Getenv("AUDIT_CRASH_DIR") != "" {
 		t.Skip()
@@ -69,12 +79,22 @@ func TestCrashLoop(t *testing.T) {
 		runs = 40
 	}
 	skey, vkey, _ := GenerateKey("kiosk-7.example")
+	wsk, wvk := genWitnessKey("witness-1.example")
+	wdir := t.TempDir()
 	dir := t.TempDir()
+	l0, err := Open(dir, skey, Options{Controller: testController().Recipient()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l0.Close()
+	witnessOpt := VerifyOptions{EvidenceDir: filepath.Join(wdir, "checkpoints"), WitnessKeys: []note.Verifier{mustVerifier(wvk)}, MinCosignatures: 1}
 	rng := rand.New(rand.NewPCG(7, 7))
 	acked := map[int64]string{}
+	witnessed := int64(0)
 	for run := range runs {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), "AUDIT_CRASH_DIR="+dir, "AUDIT_CRASH_KEY="+skey, "AUDIT_CRASH_RUN="+strconv.Itoa(run))
+		cmd.Env = append(os.Environ(), "AUDIT_CRASH_DIR="+dir, "AUDIT_CRASH_KEY="+skey,
+			"AUDIT_CRASH_VKEY="+vkey, "AUDIT_CRASH_WITNESS_DIR="+wdir, "AUDIT_CRASH_WITNESS_KEY="+wsk, "AUDIT_CRASH_RUN="+strconv.Itoa(run))
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -124,10 +144,35 @@ func TestCrashLoop(t *testing.T) {
 				t.Fatalf("run %d: entry %d is not what was acknowledged", run, idx)
 			}
 		}
-		if _, err := VerifyDir(dir, l.Checkpoint(), vkey); err != nil {
+		// After every kill: the entries against the device's checkpoint and
+		// the witness's latest; every 20 kills and after the last, against
+		// everything (every checkpoint the device and the witness signed).
+		entries := must(os.ReadFile(filepath.Join(dir, entriesFile)))
+		if _, err := verifyEntries(entries, l.Checkpoint(), vkey); err != nil {
 			t.Fatalf("run %d: %v", run, err)
+		}
+		var cps []string // a kill can leave a witness's temporary file
+		ents, _ := os.ReadDir(witnessOpt.EvidenceDir)
+		for _, e := range ents {
+			if !strings.Contains(e.Name(), ".tmp-") {
+				cps = append(cps, e.Name())
+			}
+		}
+		if len(cps) > 0 {
+			latest := must(os.ReadFile(filepath.Join(witnessOpt.EvidenceDir, cps[len(cps)-1])))
+			if _, err := verifyEntries(entries, latest, vkey); err != nil {
+				t.Fatalf("run %d: against the witness's latest checkpoint: %v", run, err)
+			}
+			if run%20 == 19 || run == runs-1 {
+				rep, err := VerifyLog(dir, vkey, witnessOpt)
+				if err != nil {
+					t.Fatalf("run %d: against all checkpoints: %v", run, err)
+				}
+				witnessed = rep.CheckpointSize
+			}
 		}
 		l.Close()
 	}
-	t.Logf("%d SIGKILLs: %d acknowledged entries, all present; the log verifies after every kill", runs, len(acked))
+	ents, _ := os.ReadDir(witnessOpt.EvidenceDir)
+	t.Logf("%d SIGKILLs: %d acknowledged entries, all present; the log verifies after every kill and agrees with all %d checkpoints the witness cosigned (largest %d)", runs, len(acked), len(ents), witnessed)
 }

@@ -18,14 +18,16 @@ import (
 // Kind is what happened.
 type Kind string
 
-// Event kinds. Do NOT rename: they are part of the v1 entry format.
+// Event kinds. Do NOT rename: they are part of the entry format. The
+// schema of each kind (which fields it uses) is in the package doc.
 const (
 	KindVerify           Kind = "verify"            // a 1:1 verification attempt (any outcome)
 	KindEnroll           Kind = "enroll"            // a reference was issued
 	KindRevoke           Kind = "revoke"            // a reference was revoked
 	KindConsentWithdrawn Kind = "consent-withdrawn" // a person withdrew consent
-	KindErase            Kind = "erase"             // personal data was erased (request or retention)
-	KindConfig           Kind = "config"            // the device's configuration changed
+	KindErase            Kind = "erase"             // a subject's personal data was erased ([Log.Erase])
+	KindConfig           Kind = "config"            // the device's policy at start-up ([Log.AppendConfig]); v2 only
+	KindSweep            Kind = "retention-sweep"   // a retention sweep ran ([Log.Sweep]); v2 only
 )
 
 // Decision is the outcome recorded.
@@ -36,11 +38,11 @@ const (
 	DecisionMatch   Decision = "match"    // the live face matched the reference
 	DecisionNoMatch Decision = "no-match" // it did not
 	DecisionRefused Decision = "refused"  // no comparison was made (consent, lockout, quality, reference...)
-	DecisionNone    Decision = "none"     // events without a decision
+	DecisionNone    Decision = "none"     // events without a decision (every kind but verify)
 )
 
 var (
-	kinds     = map[Kind]bool{KindVerify: true, KindEnroll: true, KindRevoke: true, KindConsentWithdrawn: true, KindErase: true, KindConfig: true}
+	kinds     = map[Kind]bool{KindVerify: true, KindEnroll: true, KindRevoke: true, KindConsentWithdrawn: true, KindErase: true, KindConfig: true, KindSweep: true}
 	decisions = map[Decision]bool{DecisionMatch: true, DecisionNoMatch: true, DecisionRefused: true, DecisionNone: true}
 )
 
@@ -55,34 +57,55 @@ type Entry struct {
 	Decision Decision
 	Reason   string // machine-readable reason code, e.g. "ok", "consent_missing"
 	ModelID  string // face model ID (hex), "-" when not applicable
+	Liveness string // liveness (presentation attack detection) mode token; "-" (or empty) when not applicable
+	Notice   string // version token of the notice shown to the person; "-" (or empty) when none
 }
 
 // Personal is the personal part of a record. It never enters the tree: the
 // entry holds only a keyed commitment to it, and it is stored encrypted
-// under a per-subject key in the deletable side store, so erasing that key
+// under a per-subject, per-month key that is itself wrapped to the
+// controller's key, so the device cannot read it back and erasing that key
 // makes the entry unattributable while every checkpoint still verifies.
 type Personal struct {
-	ReferenceID [16]byte // the reference used
-	Subject     [16]byte // the subject's pseudonym: keys the side store
-	ConsentID   [16]byte // the consent's nonce or receipt ID (zero if none)
-	Notice      string   // notice version token ("-" if none)
+	ReferenceID [16]byte  // the reference used
+	Subject     [16]byte  // the subject's pseudonym: selects the key
+	ConsentID   [16]byte  // the consent's nonce or receipt ID (zero if none)
+	Notice      string    // notice version token ("-" if none)
+	NoticeHash  [32]byte  // SHA-256 of the notice text shown (zero if none)
+	ConsentAt   time.Time // when consent was given (zero if none); stored in UTC, whole seconds
+}
+
+// PolicySummary is the device's configuration at start-up, recorded by
+// [Log.AppendConfig] as a [KindConfig] entry. It holds no personal data.
+type PolicySummary struct {
+	TargetFMR          float64       // the false match rate the threshold was set for, e.g. 1e-4 (0 < FMR < 1)
+	Liveness           string        // liveness mode token, "-" when none
+	LockoutMaxFailures int           // failed comparisons allowed per reference within LockoutWindow (0: no lockout)
+	LockoutWindow      time.Duration // whole seconds
+	Notices            []string      // notice version tokens in force (at most 8)
+	SiteCalibration    []byte        // SHA-256 of the site calibration in use (32 bytes), or nil
 }
 
 // Record is a stored entry as the log wrote it.
 type Record struct {
+	Version    int // entry format: 1 or 2 (see the package doc); new entries are 2
 	Index      int64
 	Prev       tlog.Hash // root hash of the tree of the Index entries before it
 	Entry      Entry
+	Detail     string // v2: kind-specific key=value tokens separated by spaces, "-" when none
 	Device     string
 	Library    string
 	Commitment []byte // 32 bytes, or nil without a personal part
 }
 
 const (
-	entryIntro = "oneface audit entry v1"
-	// MaxEntrySize bounds an encoded entry.
-	MaxEntrySize = 1024
+	entryIntroV1 = "oneface audit entry v1"
+	entryIntroV2 = "oneface audit entry v2"
+	// MaxEntrySize bounds an encoded entry, in bytes.
+	MaxEntrySize = 2048
 	maxToken     = 64
+	maxDetail    = 12
+	maxNotices   = 8
 )
 
 // ErrMalformed is returned for bytes that do not follow a format of this
@@ -93,28 +116,43 @@ func malformed(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))
 }
 
+func isTokenByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("._:/+=-", c) >= 0
+}
+
 // checkToken accepts 1..64 characters of [A-Za-z0-9._:/+=-].
 func checkToken(what, s string) error {
 	if len(s) == 0 || len(s) > maxToken {
 		return malformed("%s: %d characters (1..%d)", what, len(s), maxToken)
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("._:/+=-", c) >= 0) {
+		if !isTokenByte(s[i]) {
 			return malformed("%s %q: only [A-Za-z0-9._:/+=-]", what, s)
 		}
 	}
 	return nil
 }
 
-func (e *Entry) validate() error {
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// validate checks an entry; strict adds the v2 rules (a decision only
+// for verify entries).
+func (e *Entry) validate(strict bool) error {
 	if !kinds[e.Kind] {
 		return malformed("unknown kind %q", e.Kind)
 	}
 	if !decisions[e.Decision] {
 		return malformed("unknown decision %q", e.Decision)
 	}
-	for _, f := range []struct{ what, v string }{{"purpose", e.Purpose}, {"reason", e.Reason}, {"model", e.ModelID}} {
+	if strict && (e.Kind == KindVerify) == (e.Decision == DecisionNone) {
+		return malformed("kind %s with decision %s: verify entries decide, the other kinds do not", e.Kind, e.Decision)
+	}
+	for _, f := range []struct{ what, v string }{{"purpose", e.Purpose}, {"reason", e.Reason}, {"model", e.ModelID}, {"liveness", orDash(e.Liveness)}, {"notice", orDash(e.Notice)}} {
 		if err := checkToken(f.what, f.v); err != nil {
 			return err
 		}
@@ -122,9 +160,31 @@ func (e *Entry) validate() error {
 	return nil
 }
 
-// marshal encodes a record as the v1 leaf text:
+// checkDetail accepts "-" or 1..12 space-separated key=value tokens with
+// keys of [a-z-].
+func checkDetail(d string) error {
+	if d == "-" {
+		return nil
+	}
+	parts := strings.Split(d, " ")
+	if len(parts) > maxDetail {
+		return malformed("detail: %d fields (at most %d)", len(parts), maxDetail)
+	}
+	for _, p := range parts {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok || k == "" || strings.Trim(k, "abcdefghijklmnopqrstuvwxyz-") != "" {
+			return malformed("detail field %q: want key=value", p)
+		}
+		if err := checkToken("detail "+k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// marshal encodes a record as its leaf text. Version 2 (new entries):
 //
-//	oneface audit entry v1
+//	oneface audit entry v2
 //	index <decimal>
 //	prev <base64 root hash of the tree before this entry>
 //	time <RFC 3339, UTC, seconds>
@@ -134,13 +194,19 @@ func (e *Entry) validate() error {
 //	decision <decision>
 //	reason <token>
 //	model <token>
+//	liveness <token>
+//	notice <token>
+//	detail <- or key=value tokens separated by one space>
 //	library <token>
 //	commitment <base64 of 32 bytes, or ->
 //
+// Version 1 (written before, still parsed and verified) has no liveness,
+// notice and detail lines and the intro "oneface audit entry v1".
+//
 // Rules for change: the lines and their order are fixed; a new field is a
-// new intro line ("... v2"), never an extra line in v1.
+// new intro line ("... v3"), never an extra line in v1 or v2.
 func (r *Record) marshal() ([]byte, error) {
-	if err := r.Entry.validate(); err != nil {
+	if err := r.Entry.validate(r.Version != 1); err != nil {
 		return nil, err
 	}
 	if err := checkToken("device", r.Device); err != nil {
@@ -156,18 +222,42 @@ func (r *Record) marshal() ([]byte, error) {
 		}
 		commit = base64.StdEncoding.EncodeToString(r.Commitment)
 	}
+	e := &r.Entry
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "%s\nindex %d\nprev %s\ntime %s\ndevice %s\nkind %s\npurpose %s\ndecision %s\nreason %s\nmodel %s\nlibrary %s\ncommitment %s\n",
-		entryIntro, r.Index, base64.StdEncoding.EncodeToString(r.Prev[:]), r.Entry.Time.UTC().Format(time.RFC3339),
-		r.Device, r.Entry.Kind, r.Entry.Purpose, r.Entry.Decision, r.Entry.Reason, r.Entry.ModelID, r.Library, commit)
+	switch r.Version {
+	case 1:
+		if e.Kind == KindSweep || orDash(e.Liveness) != "-" || orDash(e.Notice) != "-" || r.Detail != "-" {
+			return nil, malformed("v1 entries have no liveness, notice or detail")
+		}
+		fmt.Fprintf(&b, "%s\nindex %d\nprev %s\ntime %s\ndevice %s\nkind %s\npurpose %s\ndecision %s\nreason %s\nmodel %s\nlibrary %s\ncommitment %s\n",
+			entryIntroV1, r.Index, base64.StdEncoding.EncodeToString(r.Prev[:]), e.Time.UTC().Format(time.RFC3339),
+			r.Device, e.Kind, e.Purpose, e.Decision, e.Reason, e.ModelID, r.Library, commit)
+	case 2:
+		if err := checkDetail(r.Detail); err != nil {
+			return nil, err
+		}
+		if (e.Kind == KindConfig || e.Kind == KindSweep) == (r.Detail == "-") {
+			return nil, malformed("kind %s with detail %q: config and retention-sweep entries carry details, the others do not", e.Kind, r.Detail)
+		}
+		fmt.Fprintf(&b, "%s\nindex %d\nprev %s\ntime %s\ndevice %s\nkind %s\npurpose %s\ndecision %s\nreason %s\nmodel %s\nliveness %s\nnotice %s\ndetail %s\nlibrary %s\ncommitment %s\n",
+			entryIntroV2, r.Index, base64.StdEncoding.EncodeToString(r.Prev[:]), e.Time.UTC().Format(time.RFC3339),
+			r.Device, e.Kind, e.Purpose, e.Decision, e.Reason, e.ModelID, orDash(e.Liveness), orDash(e.Notice), r.Detail, r.Library, commit)
+	default:
+		return nil, malformed("entry version %d", r.Version)
+	}
 	if b.Len() > MaxEntrySize {
 		return nil, malformed("entry of %d bytes", b.Len())
 	}
 	return b.Bytes(), nil
 }
 
-// ParseRecord parses a v1 leaf strictly: exact intro, every line in order,
-// canonical values, nothing after the last line. Parsing a leaf and
+var (
+	keysV1 = []string{"", "index", "prev", "time", "device", "kind", "purpose", "decision", "reason", "model", "library", "commitment"}
+	keysV2 = []string{"", "index", "prev", "time", "device", "kind", "purpose", "decision", "reason", "model", "liveness", "notice", "detail", "library", "commitment"}
+)
+
+// ParseRecord parses a v1 or v2 leaf strictly: exact intro, every line in
+// order, canonical values, nothing after the last line. Parsing a leaf and
 // marshalling it again gives the same bytes.
 func ParseRecord(data []byte) (*Record, error) {
 	if len(data) > MaxEntrySize {
@@ -177,35 +267,49 @@ func ParseRecord(data []byte) (*Record, error) {
 		return nil, malformed("entry does not end in a newline")
 	}
 	lines := strings.Split(string(data[:len(data)-1]), "\n")
-	keys := []string{"", "index", "prev", "time", "device", "kind", "purpose", "decision", "reason", "model", "library", "commitment"}
-	if len(lines) != len(keys) || lines[0] != entryIntro {
-		return nil, malformed("unexpected intro or line count")
+	r := &Record{Detail: "-"}
+	var keys []string
+	switch lines[0] {
+	case entryIntroV1:
+		r.Version, keys = 1, keysV1
+	case entryIntroV2:
+		r.Version, keys = 2, keysV2
+	default:
+		return nil, malformed("unexpected intro %q", lines[0])
 	}
-	v := make([]string, len(keys))
+	if len(lines) != len(keys) {
+		return nil, malformed("%d lines, want %d", len(lines), len(keys))
+	}
+	v := map[string]string{}
 	for i := 1; i < len(keys); i++ {
 		k, val, ok := strings.Cut(lines[i], " ")
 		if !ok || k != keys[i] {
 			return nil, malformed("line %d: want %q", i+1, keys[i])
 		}
-		v[i] = val
+		v[k] = val
 	}
-	r := &Record{Device: v[4], Library: v[10]}
+	r.Device, r.Library = v["device"], v["library"]
 	var err error
-	if r.Index, err = strconv.ParseInt(v[1], 10, 64); err != nil || r.Index < 0 {
-		return nil, malformed("index %q", v[1])
+	if r.Index, err = strconv.ParseInt(v["index"], 10, 64); err != nil || r.Index < 0 {
+		return nil, malformed("index %q", v["index"])
 	}
-	prev, err := base64.StdEncoding.Strict().DecodeString(v[2])
+	prev, err := base64.StdEncoding.Strict().DecodeString(v["prev"])
 	if err != nil || len(prev) != len(r.Prev) {
-		return nil, malformed("prev %q", v[2])
+		return nil, malformed("prev %q", v["prev"])
 	}
 	copy(r.Prev[:], prev)
-	if r.Entry.Time, err = time.Parse(time.RFC3339, v[3]); err != nil {
-		return nil, malformed("time %q", v[3])
+	if r.Entry.Time, err = time.Parse(time.RFC3339, v["time"]); err != nil {
+		return nil, malformed("time %q", v["time"])
 	}
-	r.Entry.Kind, r.Entry.Purpose, r.Entry.Decision, r.Entry.Reason, r.Entry.ModelID = Kind(v[5]), v[6], Decision(v[7]), v[8], v[9]
-	if v[11] != "-" {
-		if r.Commitment, err = base64.StdEncoding.Strict().DecodeString(v[11]); err != nil {
-			return nil, malformed("commitment %q", v[11])
+	r.Entry.Kind, r.Entry.Purpose, r.Entry.Decision, r.Entry.Reason, r.Entry.ModelID = Kind(v["kind"]), v["purpose"], Decision(v["decision"]), v["reason"], v["model"]
+	if r.Version == 2 {
+		r.Entry.Liveness, r.Entry.Notice, r.Detail = v["liveness"], v["notice"], v["detail"]
+	} else {
+		r.Entry.Liveness, r.Entry.Notice = "-", "-"
+	}
+	if c := v["commitment"]; c != "-" {
+		if r.Commitment, err = base64.StdEncoding.Strict().DecodeString(c); err != nil {
+			return nil, malformed("commitment %q", c)
 		}
 	}
 	again, err := r.marshal()
@@ -218,50 +322,179 @@ func ParseRecord(data []byte) (*Record, error) {
 	return r, nil
 }
 
-const personalIntro = "oneface audit personal v1"
-
-// marshalPersonal is the canonical form the commitment covers.
-func marshalPersonal(p *Personal) ([]byte, error) {
-	notice := p.Notice
-	if notice == "" {
-		notice = "-"
+// marshalPolicy encodes a policy summary as the detail of a config entry:
+//
+//	fmr=<float, shortest form> liveness=<token> lockout=<failures>/<seconds>s notice=<token>... calibration=<hex|->
+func marshalPolicy(p *PolicySummary) (string, error) {
+	if !(p.TargetFMR > 0 && p.TargetFMR < 1) {
+		return "", malformed("policy: target FMR %v not in (0, 1)", p.TargetFMR)
 	}
+	if p.LockoutMaxFailures < 0 || p.LockoutWindow < 0 || p.LockoutWindow%time.Second != 0 {
+		return "", malformed("policy: lockout %d per %v", p.LockoutMaxFailures, p.LockoutWindow)
+	}
+	if len(p.Notices) > maxNotices {
+		return "", malformed("policy: %d notices (at most %d)", len(p.Notices), maxNotices)
+	}
+	cal := "-"
+	if p.SiteCalibration != nil {
+		if len(p.SiteCalibration) != sha256.Size {
+			return "", malformed("policy: site calibration hash of %d bytes, want 32", len(p.SiteCalibration))
+		}
+		cal = hex.EncodeToString(p.SiteCalibration)
+	}
+	f := []string{"fmr=" + strconv.FormatFloat(p.TargetFMR, 'g', -1, 64), "liveness=" + orDash(p.Liveness),
+		fmt.Sprintf("lockout=%d/%ds", p.LockoutMaxFailures, int64(p.LockoutWindow/time.Second))}
+	for _, n := range p.Notices {
+		f = append(f, "notice="+n)
+	}
+	f = append(f, "calibration="+cal)
+	d := strings.Join(f, " ")
+	if err := checkDetail(d); err != nil {
+		return "", err
+	}
+	return d, nil
+}
+
+// Policy decodes the policy summary of a [KindConfig] entry.
+func (r *Record) Policy() (*PolicySummary, error) {
+	if r.Entry.Kind != KindConfig {
+		return nil, malformed("entry %d is a %s entry, not config", r.Index, r.Entry.Kind)
+	}
+	p := &PolicySummary{}
+	for _, f := range strings.Split(r.Detail, " ") {
+		k, v, _ := strings.Cut(f, "=")
+		var err error
+		switch k {
+		case "fmr":
+			p.TargetFMR, err = strconv.ParseFloat(v, 64)
+		case "liveness":
+			p.Liveness = v
+		case "lockout":
+			var secs int64
+			if _, err = fmt.Sscanf(v, "%d/%ds", &p.LockoutMaxFailures, &secs); err == nil {
+				p.LockoutWindow = time.Duration(secs) * time.Second
+			}
+		case "notice":
+			p.Notices = append(p.Notices, v)
+		case "calibration":
+			if v != "-" {
+				p.SiteCalibration, err = hex.DecodeString(v)
+			}
+		}
+		if err != nil {
+			return nil, malformed("policy field %q", f)
+		}
+	}
+	again, err := marshalPolicy(p)
+	if err != nil || again != r.Detail {
+		return nil, malformed("policy of entry %d not in canonical form", r.Index)
+	}
+	return p, nil
+}
+
+const (
+	personalIntroV1 = "oneface audit personal v1"
+	personalIntroV2 = "oneface audit personal v2"
+)
+
+// marshalPersonal is the canonical form the commitment covers (v2):
+//
+//	oneface audit personal v2
+//	reference <32 hex>
+//	subject <32 hex>
+//	consent <32 hex>
+//	notice <token>
+//	notice-hash <64 hex>
+//	consent-at <RFC 3339, UTC, seconds, or ->
+func marshalPersonal(p *Personal) ([]byte, error) {
+	notice := orDash(p.Notice)
 	if err := checkToken("notice", notice); err != nil {
 		return nil, err
 	}
-	return fmt.Appendf(nil, "%s\nreference %s\nsubject %s\nconsent %s\nnotice %s\n", personalIntro,
-		hex.EncodeToString(p.ReferenceID[:]), hex.EncodeToString(p.Subject[:]), hex.EncodeToString(p.ConsentID[:]), notice), nil
+	at := "-"
+	if !p.ConsentAt.IsZero() {
+		at = p.ConsentAt.UTC().Truncate(time.Second).Format(time.RFC3339)
+	}
+	return fmt.Appendf(nil, "%s\nreference %s\nsubject %s\nconsent %s\nnotice %s\nnotice-hash %s\nconsent-at %s\n", personalIntroV2,
+		hex.EncodeToString(p.ReferenceID[:]), hex.EncodeToString(p.Subject[:]), hex.EncodeToString(p.ConsentID[:]), notice,
+		hex.EncodeToString(p.NoticeHash[:]), at), nil
 }
 
+// marshalPersonalV1 is the v1 form (no notice hash, no consent time).
+func marshalPersonalV1(p *Personal) []byte {
+	return fmt.Appendf(nil, "%s\nreference %s\nsubject %s\nconsent %s\nnotice %s\n", personalIntroV1,
+		hex.EncodeToString(p.ReferenceID[:]), hex.EncodeToString(p.Subject[:]), hex.EncodeToString(p.ConsentID[:]), p.Notice)
+}
+
+// parsePersonal parses a v1 or v2 personal part strictly.
 func parsePersonal(b []byte) (*Personal, error) {
-	var p Personal
-	var ref, sub, con, notice string
-	n, err := fmt.Sscanf(string(b), personalIntro+"\nreference %s\nsubject %s\nconsent %s\nnotice %s\n", &ref, &sub, &con, &notice)
-	if err != nil || n != 4 {
+	if len(b) > 1024 || len(b) == 0 || b[len(b)-1] != '\n' {
 		return nil, malformed("personal part")
 	}
+	lines := strings.Split(string(b[:len(b)-1]), "\n")
+	var keys []string
+	switch lines[0] {
+	case personalIntroV1:
+		keys = []string{"", "reference", "subject", "consent", "notice"}
+	case personalIntroV2:
+		keys = []string{"", "reference", "subject", "consent", "notice", "notice-hash", "consent-at"}
+	default:
+		return nil, malformed("personal part: unexpected intro")
+	}
+	if len(lines) != len(keys) {
+		return nil, malformed("personal part: %d lines", len(lines))
+	}
+	v := map[string]string{}
+	for i := 1; i < len(keys); i++ {
+		k, val, ok := strings.Cut(lines[i], " ")
+		if !ok || k != keys[i] {
+			return nil, malformed("personal part: line %d: want %q", i+1, keys[i])
+		}
+		v[k] = val
+	}
+	var p Personal
 	for _, f := range []struct {
 		s   string
 		dst []byte
-	}{{ref, p.ReferenceID[:]}, {sub, p.Subject[:]}, {con, p.ConsentID[:]}} {
+	}{{v["reference"], p.ReferenceID[:]}, {v["subject"], p.Subject[:]}, {v["consent"], p.ConsentID[:]}, {v["notice-hash"], p.NoticeHash[:]}} {
+		if f.s == "" && len(f.dst) == 32 && lines[0] == personalIntroV1 {
+			continue
+		}
 		raw, err := hex.DecodeString(f.s)
-		if err != nil || len(raw) != 16 {
+		if err != nil || len(raw) != len(f.dst) {
 			return nil, malformed("personal part: %q", f.s)
 		}
 		copy(f.dst, raw)
 	}
-	p.Notice = notice
-	again, err := marshalPersonal(&p)
-	if err != nil || !bytes.Equal(again, b) {
+	p.Notice = v["notice"]
+	if at := v["consent-at"]; at != "" && at != "-" {
+		var err error
+		if p.ConsentAt, err = time.Parse(time.RFC3339, at); err != nil {
+			return nil, malformed("personal part: consent-at %q", at)
+		}
+	}
+	var again []byte
+	if lines[0] == personalIntroV1 {
+		if err := checkToken("notice", p.Notice); err != nil {
+			return nil, err
+		}
+		again = marshalPersonalV1(&p)
+	} else {
+		var err error
+		if again, err = marshalPersonal(&p); err != nil {
+			return nil, err
+		}
+	}
+	if !bytes.Equal(again, b) {
 		return nil, malformed("personal part not canonical")
 	}
 	return &p, nil
 }
 
 // commitment is HMAC-SHA256 keyed with the entry's random opening key over
-// the canonical personal part. Without the opening (kept only in the side
-// store, under the subject key) it reveals nothing, not even to someone
-// who guesses the reference ID.
+// the canonical personal part. Without the opening (kept only in the
+// personal record, under the subject key) it reveals nothing, not even to
+// someone who guesses the reference ID.
 func commitment(opening, personal []byte) []byte {
 	m := hmac.New(sha256.New, opening)
 	m.Write(personal)

@@ -31,6 +31,7 @@ type CorruptError struct {
 	File    string
 	Index   int64
 	Problem string
+	kind    error // ErrRollback, ErrFork or nil
 }
 
 func (e *CorruptError) Error() string {
@@ -40,8 +41,11 @@ func (e *CorruptError) Error() string {
 	return fmt.Sprintf("audit: %s: entry %d: %s", e.File, e.Index, e.Problem)
 }
 
-// Is matches [ErrCorrupt].
-func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }
+// Is matches [ErrCorrupt], and [ErrRollback] or [ErrFork] when the
+// problem is one.
+func (e *CorruptError) Is(target error) bool {
+	return target == ErrCorrupt || e.kind != nil && target == e.kind
+}
 
 func appendFrame(dst, payload []byte) []byte {
 	var hdr [4]byte
@@ -108,38 +112,28 @@ type frameFile struct {
 	size int64
 }
 
-// openFrames opens (creating) a frame file, truncates a torn tail, and
-// returns its payloads. Corruption before the tail is an error.
-func openFrames(path, name string) (*frameFile, [][]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+// openFrameFile opens (creating if asked) a frame file of the log
+// directory without following symbolic links, and reads it whole. The
+// caller decides what may be cut off (see [frameFile.truncate]): only what
+// no signed checkpoint covers.
+func openFrameFile(path, name string, create bool) (ff *frameFile, data []byte, existed bool, err error) {
+	flag := os.O_RDWR
+	if _, err := os.Lstat(path); err == nil {
+		existed = true
+	} else if !errors.Is(err, os.ErrNotExist) || !create {
+		return nil, nil, false, err
+	} else {
+		flag |= os.O_CREATE | os.O_EXCL
+	}
+	f, err := openNoFollow(path, flag, 0o600)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
-	data, err := io.ReadAll(f)
-	if err != nil {
+	if data, err = io.ReadAll(f); err != nil {
 		f.Close()
-		return nil, nil, err
+		return nil, nil, false, err
 	}
-	payloads, valid, torn, badAt := readFrames(data)
-	if badAt >= 0 && !torn {
-		f.Close()
-		return nil, nil, &CorruptError{File: name, Index: int64(badAt), Problem: "bad frame (length or checksum) before the end of the file"}
-	}
-	if valid < len(data) {
-		if err := f.Truncate(int64(valid)); err != nil {
-			f.Close()
-			return nil, nil, err
-		}
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return nil, nil, err
-		}
-	}
-	if _, err := f.Seek(int64(valid), io.SeekStart); err != nil {
-		f.Close()
-		return nil, nil, err
-	}
-	return &frameFile{f: f, name: name, size: int64(valid)}, payloads, nil
+	return &frameFile{f: f, name: name, size: int64(len(data))}, data, existed, nil
 }
 
 // write appends frames; sync makes them durable.

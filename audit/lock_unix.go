@@ -11,7 +11,7 @@ import (
 // lockDir takes an exclusive advisory lock so that one process at a time
 // writes the log.
 func lockDir(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := openNoFollow(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,8 @@ import (
 	tlogfmt "github.com/transparency-dev/formats/log"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/oneface/oneface/internal/textform"
 )
 
 // ErrBadProof means a signature or proof does not verify.
@@ -67,58 +69,72 @@ type ReceiptInfo struct {
 // checkpoint's signature, then the entry's inclusion in it, then — when the
 // receipt carries one — that the personal part opens the entry's
 // commitment. Nothing from the kiosk needs to be trusted.
+//
+// Text transport may change a receipt: CRLF line ends, trailing spaces or
+// tabs, a missing or extra final newline are normalised away before the
+// signature is checked over the canonical text; any other change is an
+// error naming the line and the problem.
 func CheckReceipt(receipt []byte, logKey string) (*ReceiptInfo, error) {
-	if len(receipt) > MaxReceiptSize {
-		return nil, malformed("receipt of %d bytes, limit %d", len(receipt), MaxReceiptSize)
-	}
 	v, err := note.NewVerifier(strings.TrimSpace(logKey))
 	if err != nil {
 		return nil, fmt.Errorf("audit: log key: %w", err)
 	}
+	receipt, err = normalizeText(receipt, MaxReceiptSize)
+	if err != nil {
+		return nil, fmt.Errorf("receipt: %w", err)
+	}
+	return checkReceipt(receipt, v)
+}
+
+// checkReceipt checks a normalised receipt.
+func checkReceipt(receipt []byte, v note.Verifier) (*ReceiptInfo, error) {
 	head, cpText, ok := bytes.Cut(receipt, []byte("\n\n"))
 	if !ok {
-		return nil, malformed("receipt: no checkpoint")
+		return nil, malformed("receipt: no empty line before the checkpoint")
 	}
 	lines := strings.Split(string(head), "\n")
-	if len(lines) < 4 || lines[0] != receiptIntro {
-		return nil, malformed("receipt: unexpected intro")
+	if lines[0] != receiptIntro {
+		return nil, malformed("receipt line 1: unexpected intro %.40q", lines[0])
+	}
+	if len(lines) < 4 {
+		return nil, malformed("receipt: %d lines before the first empty line, want at least 4 (intro, entry, opening, proof)", len(lines))
 	}
 	b64 := canonicalB64{}
 	entryB64, ok := strings.CutPrefix(lines[1], "entry ")
 	if !ok {
-		return nil, malformed("receipt: entry line")
+		return nil, malformed("receipt line 2: want \"entry <base64>\", got %.40q", lines[1])
 	}
 	entry, err := b64.DecodeString(entryB64)
 	if err != nil {
-		return nil, malformed("receipt: entry: %v", err)
+		return nil, malformed("receipt line 2: entry: %v", err)
 	}
 	var opening, personal []byte
 	switch op, ok := strings.CutPrefix(lines[2], "opening "); {
 	case !ok:
-		return nil, malformed("receipt: opening line")
+		return nil, malformed("receipt line 3: want \"opening -\" or \"opening <base64> <base64>\", got %.40q", lines[2])
 	case op == "-":
 	default:
 		o, p, ok := strings.Cut(op, " ")
 		if !ok {
-			return nil, malformed("receipt: opening")
+			return nil, malformed("receipt line 3: opening without a personal part")
 		}
 		if opening, err = b64.DecodeString(o); err != nil || len(opening) != 32 {
-			return nil, malformed("receipt: opening key")
+			return nil, malformed("receipt line 3: opening key is not 32 bytes of canonical base64")
 		}
 		if personal, err = b64.DecodeString(p); err != nil {
-			return nil, malformed("receipt: personal part")
+			return nil, malformed("receipt line 3: personal part is not canonical base64")
 		}
 	}
 	ks, ok := strings.CutPrefix(lines[3], "proof ")
 	k, err := strconv.Atoi(ks)
 	if !ok || err != nil || k < 0 || k > maxProofLen || strconv.Itoa(k) != ks || len(lines) != 4+k {
-		return nil, malformed("receipt: proof length")
+		return nil, malformed("receipt line 4: proof length %q (and %d hash lines follow)", ks, len(lines)-4)
 	}
 	proof := make(tlog.RecordProof, k)
 	for i := range proof {
 		h, err := b64.DecodeString(lines[4+i])
 		if err != nil || len(h) != len(tlog.Hash{}) {
-			return nil, malformed("receipt: proof hash %d", i)
+			return nil, malformed("receipt line %d: proof hash %d is not 32 bytes of canonical base64", 5+i, i)
 		}
 		copy(proof[i][:], h)
 	}
@@ -156,10 +172,18 @@ func CheckReceipt(receipt []byte, logKey string) (*ReceiptInfo, error) {
 // CheckConsistency verifies offline that the checkpoint newer extends
 // older: both signed by the log key, and proof shows the older tree is a
 // prefix of the newer one (no entry edited, removed or reordered).
+//
+// The checkpoints are normalised like receipts (see [CheckReceipt]).
 func CheckConsistency(older, newer []byte, proof tlog.TreeProof, logKey string) error {
 	v, err := note.NewVerifier(strings.TrimSpace(logKey))
 	if err != nil {
 		return fmt.Errorf("audit: log key: %w", err)
+	}
+	if older, err = normalizeText(older, maxCheckpoint); err != nil {
+		return fmt.Errorf("older checkpoint: %w", err)
+	}
+	if newer, err = normalizeText(newer, maxCheckpoint); err != nil {
+		return fmt.Errorf("newer checkpoint: %w", err)
 	}
 	a, _, _, err := parseCheckpoint(older, v.Name(), v)
 	if err != nil {
@@ -199,8 +223,11 @@ func (canonicalB64) DecodeString(s string) ([]byte, error) {
 
 // parseCheckpoint authenticates a checkpoint note with the log's key, then
 // parses it (transparency-dev/formats), and insists on one encoding per
-// checkpoint: note accepts base64 signatures with non-zero padding bits,
+// signature: note accepts base64 signatures with non-zero padding bits,
 // which would let anyone re-encode a receipt into another valid one.
+// C2SP extension lines (after the root hash, covered by the signature)
+// are accepted and returned as rest; other signatures (witness
+// cosignatures) are allowed.
 func parseCheckpoint(cp []byte, origin string, v note.Verifier) (*tlogfmt.Checkpoint, []byte, *note.Note, error) {
 	c, rest, n, err := tlogfmt.ParseCheckpoint(cp, origin, v)
 	if err != nil {
@@ -211,8 +238,27 @@ func parseCheckpoint(cp []byte, origin string, v note.Verifier) (*tlogfmt.Checkp
 			return nil, nil, n, fmt.Errorf("signature of %s is not canonical base64", s.Name)
 		}
 	}
-	if len(rest) != 0 {
-		return nil, nil, n, errors.New("checkpoint carries extension lines")
+	for _, s := range n.UnverifiedSigs {
+		if _, err := base64.StdEncoding.Strict().DecodeString(s.Base64); err != nil {
+			return nil, nil, n, fmt.Errorf("signature of %s is not canonical base64", s.Name)
+		}
 	}
 	return c, rest, n, nil
+}
+
+// normalizeText undoes what text transport does to a receipt or
+// checkpoint, with the project's one reader of carried text forms
+// (internal/textform): a byte-order mark, CRLF or lone CR line ends,
+// trailing spaces and tabs, blank lines around the text, a missing or
+// extra final newline. Any other oddity (a control character, invalid
+// UTF-8, more than limit bytes) is an error naming line and column.
+func normalizeText(b []byte, limit int) ([]byte, error) {
+	s, err := textform.Lines(b, limit)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	if s == "" {
+		return nil, malformed("empty text")
+	}
+	return []byte(s), nil
 }

@@ -1,61 +1,296 @@
 package audit
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
-// Report is the outcome of [VerifyDir].
+// Report is the outcome of [VerifyDir] and [VerifyLog].
 type Report struct {
 	Entries        int64     // valid entries in the log
-	CheckpointSize int64     // entries the checkpoint covers
+	CheckpointSize int64     // entries the largest counted checkpoint the auditor gave covers (or the log's own, when none was given)
 	Root           tlog.Hash // root hash at CheckpointSize
 	TornTail       bool      // an incomplete write after the last entry (a crash), ignored
+	Checkpoints    int       // checkpoints that counted, all consistent with the log
+	Ignored        int       // checkpoints that did not count: fewer cosignatures than MinCosignatures
 }
+
+// VerifyOptions say which checkpoints [VerifyLog] holds the log to.
+type VerifyOptions struct {
+	// Checkpoints are checkpoints (or receipts, whose checkpoint is used
+	// after the receipt itself is checked) the auditor holds, in any text
+	// form that normalises to the signed one (see [CheckReceipt]).
+	Checkpoints [][]byte
+	// EvidenceDir is a directory of such files, one checkpoint or receipt
+	// per file: collected from witnesses, people or earlier audits. The
+	// log directory's own checkpoints file and witnessed/ folder are
+	// always read too.
+	EvidenceDir string
+	// WitnessKeys verify witness cosignatures (signed-note verifiers, e.g.
+	// for C2SP cosignature/v1 keys).
+	WitnessKeys []note.Verifier
+	// MinCosignatures is how many valid cosignatures by distinct
+	// WitnessKeys a checkpoint needs to count (0: the log's signature
+	// suffices). Checkpoints with fewer are counted in Report.Ignored.
+	MinCosignatures int
+}
+
+// maxEvidenceFiles bounds EvidenceDir.
+const maxEvidenceFiles = 100_000
 
 // VerifyDir verifies a copied log directory against a checkpoint the
 // auditor trusts (kept from earlier, or received with a receipt) and the
-// log's public key, recomputing everything from the entries file: framing
-// and checksums, each entry's format, its index and the root of the tree
-// before it, and the checkpoint's root. The first problem is returned as
-// a *[CorruptError] naming the bad entry index and what is wrong.
+// log's public key: [VerifyLog] with that one checkpoint.
 func VerifyDir(dir string, checkpoint []byte, logKey string) (*Report, error) {
+	return VerifyLog(dir, logKey, VerifyOptions{Checkpoints: [][]byte{checkpoint}})
+}
+
+// VerifyLog verifies a copied log directory offline with the log's public
+// key against every checkpoint it is given (see [VerifyOptions]),
+// recomputing everything from the entries file: framing and checksums,
+// each entry's format, its index and the root of the tree before it, and
+// every checkpoint's root. It reports, in this order:
+//   - a fork: two counted checkpoints of one size with different roots
+//     (an error matching [ErrFork] naming both);
+//   - the first bad entry: a *[CorruptError] naming its index;
+//   - a rollback: the log is shorter than a counted checkpoint (a
+//     *CorruptError matching [ErrRollback], naming the first missing
+//     entry);
+//   - a checkpoint of another history: its root differs from the log's
+//     tree of its size (a *CorruptError matching [ErrFork]).
+//
+// A checkpoint not signed by the log's key, or carrying a cosignature
+// that does not verify, is an error naming where it came from ([ErrBadProof]);
+// the log directory's own checkpoints have their signature checked only
+// when they disagree with the log (a large log holds thousands).
+func VerifyLog(dir, logKey string, opt VerifyOptions) (*Report, error) {
+	v, err := note.NewVerifier(strings.TrimSpace(logKey))
+	if err != nil {
+		return nil, fmt.Errorf("audit: log key: %w", err)
+	}
+	var ev []evidence
+	for i, c := range opt.Checkpoints {
+		ev = append(ev, evidence{from: fmt.Sprintf("checkpoint #%d given", i+1), text: c, given: true})
+	}
+	if opt.EvidenceDir != "" {
+		more, err := readEvidenceDir(opt.EvidenceDir)
+		if err != nil {
+			return nil, err
+		}
+		for i := range more {
+			more[i].given = true
+		}
+		ev = append(ev, more...)
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, checkpointsFile)); err == nil {
+		cps, _, _, _ := readFrames(data)
+		for i, c := range cps {
+			ev = append(ev, evidence{from: fmt.Sprintf("%s: checkpoint %d", checkpointsFile, i), text: c, lazy: true})
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, witnessedDir)); err == nil {
+		more, err := readEvidenceDir(filepath.Join(dir, witnessedDir))
+		if err != nil {
+			return nil, err
+		}
+		ev = append(ev, more...)
+	}
 	data, err := os.ReadFile(filepath.Join(dir, entriesFile))
 	if err != nil {
 		return nil, err
 	}
-	return verifyEntries(data, checkpoint, logKey)
+	var counted []checked
+	ignored := 0
+	for _, e := range ev {
+		if e.lazy {
+			// The device's own checkpoints carry no cosignature; one that
+			// agrees with the log needs no signature check (thousands of
+			// them in a large log), one that disagrees is checked below.
+			if opt.MinCosignatures > 0 {
+				ignored++
+				continue
+			}
+			if cp, err := parseUnverifiedCheckpoint(e.text, v.Name()); err == nil {
+				c := checked{lazy: e.text, from: e.from, size: int64(cp.Size)}
+				copy(c.root[:], cp.Hash)
+				counted = append(counted, c)
+				continue
+			}
+		}
+		c, err := checkEvidence(e, v, opt.WitnessKeys)
+		if err != nil {
+			return nil, err
+		}
+		if c.cosigs < opt.MinCosignatures {
+			ignored++
+			continue
+		}
+		counted = append(counted, c)
+	}
+	if len(counted) == 0 {
+		return nil, fmt.Errorf("%w: no checkpoint counts (%d given, %d with fewer than %d cosignatures)", ErrBadProof, len(ev), ignored, opt.MinCosignatures)
+	}
+	rep, err := verifyEntriesAgainst(data, v, counted)
+	if err != nil {
+		return nil, err
+	}
+	rep.Ignored = ignored
+	return rep, nil
 }
 
-// verifyEntries is VerifyDir over the bytes of an entries file.
+type evidence struct {
+	from  string
+	text  []byte
+	given bool // from the auditor, not the log directory
+	lazy  bool // the device's own checkpoints file: signature checked only when it disagrees with the log
+}
+
+// checked is a checkpoint whose signature verified.
+type checked struct {
+	lazy   []byte // the note, when its signature is yet to be checked
+	given  bool
+	from   string
+	size   int64
+	root   tlog.Hash
+	cosigs int
+}
+
+func readEvidenceDir(dir string) ([]evidence, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(ents) > maxEvidenceFiles {
+		return nil, fmt.Errorf("audit: %s: %d files, limit %d", dir, len(ents), maxEvidenceFiles)
+	}
+	var out []evidence
+	for _, e := range ents {
+		if !e.Type().IsRegular() || strings.Contains(e.Name(), ".tmp-") {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if st.Size() > MaxReceiptSize {
+			return nil, malformed("%s: %d bytes, limit %d", p, st.Size(), MaxReceiptSize)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, evidence{from: p, text: b})
+	}
+	return out, nil
+}
+
+// checkEvidence normalises a checkpoint or receipt, checks the log's
+// signature (and the receipt), and counts valid witness cosignatures.
+func checkEvidence(e evidence, v note.Verifier, witnesses []note.Verifier) (checked, error) {
+	c := checked{from: e.from, given: e.given}
+	text, err := normalizeText(e.text, MaxReceiptSize)
+	if err != nil {
+		return c, fmt.Errorf("audit: %s: %w", e.from, err)
+	}
+	if bytes.HasPrefix(text, []byte(receiptIntro+"\n")) {
+		if _, err := checkReceipt(text, v); err != nil {
+			return c, fmt.Errorf("audit: %s: %w", e.from, err)
+		}
+		_, text, _ = bytes.Cut(text, []byte("\n\n"))
+	}
+	cp, _, _, err := parseCheckpoint(text, v.Name(), v)
+	if err != nil {
+		return c, fmt.Errorf("%w: %s: %v", ErrBadProof, e.from, err)
+	}
+	if len(cp.Hash) != len(tlog.Hash{}) || cp.Size > 1<<62 {
+		return c, fmt.Errorf("%w: %s: checkpoint hash", ErrBadProof, e.from)
+	}
+	c.size = int64(cp.Size)
+	copy(c.root[:], cp.Hash)
+	if len(witnesses) > 0 {
+		n, err := note.Open(text, note.VerifierList(witnesses...))
+		var unverified *note.UnverifiedNoteError
+		switch {
+		case errors.As(err, &unverified):
+		case err != nil:
+			return c, fmt.Errorf("%w: %s: cosignature: %v", ErrBadProof, e.from, err)
+		default:
+			seen := map[uint32]bool{}
+			for _, s := range n.Sigs {
+				seen[s.Hash] = true
+			}
+			c.cosigs = len(seen)
+		}
+	}
+	return c, nil
+}
+
+// verifyEntries is VerifyDir over the bytes of an entries file and one
+// checkpoint.
 func verifyEntries(data, checkpoint []byte, logKey string) (*Report, error) {
 	v, err := note.NewVerifier(strings.TrimSpace(logKey))
 	if err != nil {
 		return nil, fmt.Errorf("audit: log key: %w", err)
 	}
-	cp, _, _, err := parseCheckpoint(checkpoint, v.Name(), v)
+	c, err := checkEvidence(evidence{from: "the checkpoint", text: checkpoint}, v, nil)
 	if err != nil {
-		return nil, fmt.Errorf("%w: checkpoint: %v", ErrBadProof, err)
+		return nil, err
 	}
-	if len(cp.Hash) != len(tlog.Hash{}) || cp.Size > 1<<62 {
-		return nil, fmt.Errorf("%w: checkpoint hash", ErrBadProof)
+	return verifyEntriesAgainst(data, v, []checked{c})
+}
+
+func verifyEntriesAgainst(data []byte, v note.Verifier, cps []checked) (*Report, error) {
+	// By size; at equal size the auditor's own checkpoints last, so that
+	// errors name them.
+	sort.SliceStable(cps, func(i, j int) bool {
+		return cps[i].size < cps[j].size || cps[i].size == cps[j].size && !cps[i].given && cps[j].given
+	})
+	// confirm checks the signature of a checkpoint that disagrees with the
+	// log before it is reported as evidence against it.
+	confirm := func(c checked) error {
+		if c.lazy == nil {
+			return nil
+		}
+		_, err := checkEvidence(evidence{from: c.from, text: c.lazy}, v, nil)
+		return err
 	}
+	for i := 1; i < len(cps); i++ {
+		if a, b := cps[i-1], cps[i]; a.size == b.size && a.root != b.root {
+			if err := errors.Join(confirm(a), confirm(b)); err != nil {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %s and %s both cover %d entries with different roots: the log's key signed two histories", ErrFork, a.from, b.from, a.size)
+		}
+	}
+	largest := cps[len(cps)-1]
 	payloads, _, torn, badAt := readFrames(data)
 	if badAt >= 0 && !torn {
 		return nil, &CorruptError{File: entriesFile, Index: int64(badAt), Problem: "bad frame (length or checksum)"}
 	}
-	if badAt >= 0 && int64(badAt) < int64(cp.Size) {
+	if badAt >= 0 && int64(badAt) < largest.size {
+		if err := confirm(largest); err != nil {
+			return nil, err
+		}
 		return nil, &CorruptError{File: entriesFile, Index: int64(badAt), Problem: "entry damaged or cut short"}
 	}
-	rep := &Report{Entries: int64(len(payloads)), CheckpointSize: int64(cp.Size), TornTail: torn}
+	report := largest
+	for _, c := range cps {
+		if c.given && (!report.given || c.size > report.size) {
+			report = c
+		}
+	}
+	rep := &Report{Entries: int64(len(payloads)), CheckpointSize: report.size, Root: report.root, TornTail: torn, Checkpoints: len(cps)}
 	var hashes []tlog.Hash
 	hr := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) { return pick(hashes, nil, idx) })
-	l := &Log{} // for checkChain
 	for i, p := range payloads {
 		r, err := ParseRecord(p)
 		if err != nil {
@@ -64,7 +299,7 @@ func verifyEntries(data, checkpoint []byte, logKey string) (*Report, error) {
 		if r.Device != v.Name() {
 			return nil, &CorruptError{File: entriesFile, Index: int64(i), Problem: fmt.Sprintf("entry of device %q in the log of %q", r.Device, v.Name())}
 		}
-		if err := l.checkChain(r, int64(i), hr); err != nil {
+		if err := checkChain(r, int64(i), hr); err != nil {
 			return nil, err
 		}
 		hs, err := tlog.StoredHashes(int64(i), p, hr)
@@ -73,21 +308,30 @@ func verifyEntries(data, checkpoint []byte, logKey string) (*Report, error) {
 		}
 		hashes = append(hashes, hs...)
 	}
-	if rep.Entries < rep.CheckpointSize {
-		return nil, &CorruptError{File: entriesFile, Index: rep.Entries, Problem: fmt.Sprintf("log truncated: %d entries, the checkpoint covers %d", rep.Entries, rep.CheckpointSize)}
+	if rep.Entries < largest.size {
+		if err := confirm(largest); err != nil {
+			return nil, err
+		}
+		return nil, &CorruptError{File: entriesFile, Index: rep.Entries, Problem: fmt.Sprintf("log truncated: %d entries, %s covers %d", rep.Entries, largest.from, largest.size), kind: ErrRollback}
 	}
-	if rep.Root, err = tlog.TreeHash(rep.CheckpointSize, hr); err != nil {
-		return nil, err
-	}
-	if string(rep.Root[:]) != string(cp.Hash) {
-		return nil, &CorruptError{File: entriesFile, Index: rep.CheckpointSize - 1, Problem: "root hash differs from the checkpoint: this entry was altered, or the checkpoint belongs to another history"}
+	for _, c := range cps {
+		root, err := tlog.TreeHash(c.size, hr)
+		if err != nil {
+			return nil, err
+		}
+		if root != c.root {
+			if err := confirm(c); err != nil {
+				return nil, err
+			}
+			return nil, &CorruptError{File: entriesFile, Index: c.size - 1, Problem: fmt.Sprintf("root hash differs from %s: this entry was altered, or the checkpoint belongs to another history", c.from), kind: ErrFork}
+		}
 	}
 	return rep, nil
 }
 
 // ReadEntries parses every entry of a log directory without opening it for
 // writing (for auditors and the CLI). It checks framing and format only:
-// use [VerifyDir] to check the tree.
+// use [VerifyLog] to check the tree.
 func ReadEntries(dir string) ([]*Record, error) {
 	data, err := os.ReadFile(filepath.Join(dir, entriesFile))
 	if err != nil {
@@ -109,9 +353,9 @@ func ReadEntries(dir string) ([]*Record, error) {
 }
 
 // LatestCheckpoint returns the last checkpoint stored in a log directory.
-// It is not verified here: check it with the log's public key (VerifyDir
-// does), and prefer a checkpoint obtained earlier over one read from the
-// same disk as the entries.
+// It is not verified here: check it with the log's public key (VerifyLog
+// does), and prefer a checkpoint obtained earlier (or a witnessed one,
+// [LatestWitnessed]) over one read from the same disk as the entries.
 func LatestCheckpoint(dir string) ([]byte, error) {
 	data, err := os.ReadFile(filepath.Join(dir, checkpointsFile))
 	if err != nil {

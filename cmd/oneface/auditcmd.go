@@ -9,22 +9,28 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
+
+	"filippo.io/age"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/oneface/oneface/audit"
 )
 
 var auditCommands = map[string]command{
-	"verify":        {"verify a (copied) log against a checkpoint and the log's public key", runAuditVerify},
-	"show":          {"print the entries of a log", runAuditShow},
-	"checkpoint":    {"print the latest stored checkpoint", runAuditCheckpoint},
-	"prove":         {"print an inclusion or consistency proof", runAuditProve},
-	"receipt":       {"print the receipt of an entry (device side)", runAuditReceipt},
-	"check-receipt": {"check a receipt offline with the log's public key", runAuditCheckReceipt},
-	"export":        {"export every entry of one subject, with proofs, as JSON", runAuditExport},
-	"erase":         {"erase a subject: destroy its keys, record the erasure", runAuditErase},
+	"verify":            {"verify a (copied) log against checkpoints (witnessed, collected) and the log's public key", runAuditVerify},
+	"init":              {"record the controller's age recipient in a log (device side)", runAuditInit},
+	"controller-keygen": {"make the controller's age identity (keep it off the device)", runAuditControllerKeygen},
+	"show":              {"print the entries of a log", runAuditShow},
+	"checkpoint":        {"print the latest stored checkpoint", runAuditCheckpoint},
+	"prove":             {"print an inclusion or consistency proof", runAuditProve},
+	"receipt":           {"print the receipt of an entry (device side)", runAuditReceipt},
+	"check-receipt":     {"check a receipt offline with the log's public key", runAuditCheckReceipt},
+	"export":            {"export every entry of one subject, with proofs, as JSON", runAuditExport},
+	"erase":             {"erase a subject: destroy its keys, record the erasure", runAuditErase},
 }
 
 func runAudit(args []string, stdout, stderr io.Writer) error {
@@ -46,8 +52,13 @@ func auditFlags(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// openLog opens a log on the device, with its secret key file.
+// openLog opens a log on the device, with its secret key file. The
+// controller's recipient is the one recorded by `audit init`.
 func openLog(dir, keyFile string) (*audit.Log, error) {
+	return openLogWith(dir, keyFile, audit.Options{})
+}
+
+func openLogWith(dir, keyFile string, opt audit.Options) (*audit.Log, error) {
 	if keyFile == "" {
 		return nil, usageError{"this subcommand opens the log on the device: it needs -log-key FILE"}
 	}
@@ -55,8 +66,93 @@ func openLog(dir, keyFile string) (*audit.Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	return audit.Open(dir, strings.TrimSpace(string(k)), audit.Options{})
+	l, err := audit.Open(dir, strings.TrimSpace(string(k)), opt)
+	if errors.Is(err, audit.ErrNoController) {
+		return nil, hintError{err, []string{"run `oneface audit init -log-key FILE -controller RECIPIENT DIR` with the controller's age recipient (see `oneface audit controller-keygen`)"}}
+	}
+	return l, err
 }
+
+// readIdentity reads the controller's age identity file.
+func readIdentity(path string) (age.Identity, error) {
+	if path == "" {
+		return nil, usageError{"this subcommand reads personal records: it needs -controller-identity FILE (the controller's age identity)"}
+	}
+	b, err := readSmall(path)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := age.ParseIdentities(strings.NewReader(string(b)))
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) != 1 {
+		return nil, usageError{"-controller-identity must hold exactly one age identity"}
+	}
+	return ids[0], nil
+}
+
+func runAuditControllerKeygen(args []string, stdout, stderr io.Writer) error {
+	fs := auditFlags("controller-keygen", stderr)
+	out := fs.String("o", "", "write the identity (secret) to this new file")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *out == "" || fs.NArg() != 0 {
+		return usageError{"audit controller-keygen needs -o FILE"}
+	}
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(f, "# oneface audit controller identity: keep it off the kiosk\n# public key: %s\n%s\n", id.Recipient(), id)
+	if err := f.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, id.Recipient())
+	return nil
+}
+
+func runAuditInit(args []string, stdout, stderr io.Writer) error {
+	fs := auditFlags("init", stderr)
+	keyFile := fs.String("log-key", "", "the log's secret key file (device side)")
+	controller := fs.String("controller", "", "the controller's age recipient (age1...), or a file holding it")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *controller == "" || fs.NArg() != 1 {
+		return usageError{"audit init needs -log-key, -controller and a log directory"}
+	}
+	rs := *controller
+	if !strings.HasPrefix(rs, "age1") {
+		b, err := readSmall(rs)
+		if err != nil {
+			return err
+		}
+		rs = strings.TrimSpace(string(b))
+	}
+	r, err := age.ParseX25519Recipient(rs)
+	if err != nil {
+		return usageError{"-controller: " + err.Error()}
+	}
+	l, err := openLogWith(fs.Arg(0), *keyFile, audit.Options{Controller: r})
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	fmt.Fprintf(stdout, "log %s: personal records are wrapped to %s; the device cannot read them back\n", fs.Arg(0), r)
+	return nil
+}
+
+// multiFlag collects a repeated flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
 
 func readKeyArg(s string) (string, error) {
 	if strings.Contains(s, "+") {
@@ -67,6 +163,12 @@ func readKeyArg(s string) (string, error) {
 }
 
 func corruptHint(err error) error {
+	if errors.Is(err, audit.ErrRollback) {
+		return hintError{err, []string{"entries a checkpoint covers are missing: the log was rolled back; keep this copy as evidence"}}
+	}
+	if errors.Is(err, audit.ErrFork) {
+		return hintError{err, []string{"the log's key signed two different histories: keep both checkpoints as evidence"}}
+	}
 	var ce *audit.CorruptError
 	if errors.As(err, &ce) {
 		return hintError{err, []string{"the log does not match what its checkpoint commits to: keep this copy as evidence and compare with the device"}}
@@ -80,7 +182,11 @@ func corruptHint(err error) error {
 func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 	fs := auditFlags("verify", stderr)
 	key := fs.String("key", "", "the log's public key (text, or a file holding it)")
-	cpFile := fs.String("checkpoint", "", "a checkpoint you trust (default: the latest stored in the log, which proves less)")
+	cpFile := fs.String("checkpoint", "", "a checkpoint (or receipt) you trust (default: the latest stored in the log, which proves less)")
+	evidence := fs.String("evidence", "", "a directory of checkpoints and receipts (witnessed, collected) the log must agree with")
+	var witnessKeys multiFlag
+	fs.Var(&witnessKeys, "witness-key", "a witness's verifier key (text, or a file holding it); repeatable")
+	minCosigs := fs.Int("min-cosignatures", 0, "cosignatures by -witness-key a checkpoint needs to count")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -92,22 +198,36 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var cp []byte
-	if *cpFile != "" {
-		if cp, err = readSmall(*cpFile); err != nil {
+	opt := audit.VerifyOptions{EvidenceDir: *evidence, MinCosignatures: *minCosigs}
+	for _, wk := range witnessKeys {
+		k, err := readKeyArg(wk)
+		if err != nil {
 			return err
 		}
-	} else {
-		if cp, err = audit.LatestCheckpoint(dir); err != nil {
-			return err
+		// A witness's cosignature/v1 key (as litewitness prints it), or a
+		// plain Ed25519 note key.
+		v, err := audit.NewCosignatureVerifier(k)
+		if err != nil {
+			if v, err = note.NewVerifier(k); err != nil {
+				return usageError{"-witness-key: " + err.Error()}
+			}
 		}
-		fmt.Fprintln(stderr, "oneface: warning: no -checkpoint given: using the log's own latest checkpoint")
+		opt.WitnessKeys = append(opt.WitnessKeys, v)
 	}
-	rep, err := audit.VerifyDir(dir, cp, vkey)
+	if *cpFile != "" {
+		cp, err := readSmall(*cpFile)
+		if err != nil {
+			return err
+		}
+		opt.Checkpoints = append(opt.Checkpoints, cp)
+	} else if *evidence == "" {
+		fmt.Fprintln(stderr, "oneface: warning: no -checkpoint or -evidence given: checking the log against its own checkpoints only")
+	}
+	rep, err := audit.VerifyLog(dir, vkey, opt)
 	if err != nil {
 		return corruptHint(err)
 	}
-	fmt.Fprintf(stdout, "log %s verifies: %d entries, checkpoint covers %d, root %s\n", dir, rep.Entries, rep.CheckpointSize, rep.Root)
+	fmt.Fprintf(stdout, "log %s verifies: %d entries, checkpoint covers %d, root %s (%d checkpoints agree, %d without enough cosignatures ignored)\n", dir, rep.Entries, rep.CheckpointSize, rep.Root, rep.Checkpoints, rep.Ignored)
 	if rep.TornTail {
 		fmt.Fprintln(stdout, "  (an incomplete write after the last entry was ignored: the device crashed while writing)")
 	}
@@ -223,7 +343,7 @@ func parseSubject(s string) ([16]byte, error) {
 func runAuditReceipt(args []string, stdout, stderr io.Writer) error {
 	fs := auditFlags("receipt", stderr)
 	keyFile := fs.String("log-key", "", "the log's secret key file (device side)")
-	subject := fs.String("subject", "", "the person's pseudonym (hex): include the opening of the entry's commitment")
+	idFile := fs.String("controller-identity", "", "the controller's age identity file: include the opening of the entry's commitment")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -234,20 +354,18 @@ func runAuditReceipt(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{"entry index must be a number"}
 	}
-	var sub *[16]byte
-	if *subject != "" {
-		s, err := parseSubject(*subject)
-		if err != nil {
+	var id age.Identity
+	if *idFile != "" {
+		if id, err = readIdentity(*idFile); err != nil {
 			return err
 		}
-		sub = &s
 	}
 	l, err := openLog(fs.Arg(0), *keyFile)
 	if err != nil {
 		return err
 	}
 	defer l.Close()
-	rc, err := l.Receipt(idx, sub)
+	rc, err := l.Receipt(idx, id)
 	if err != nil {
 		return err
 	}
@@ -288,10 +406,11 @@ func runAuditCheckReceipt(args []string, stdout, stderr io.Writer) error {
 // subjectCommand runs fn on the device's log for one subject: the shared
 // flags (-log-key, -subject) and the log directory argument of export and
 // erase. extra declares the subcommand's own flags.
-func subjectCommand(name string, args []string, stderr io.Writer, extra func(*flag.FlagSet), fn func(l *audit.Log, sub [16]byte, subject string) error) error {
+func subjectCommand(name string, args []string, stderr io.Writer, extra func(*flag.FlagSet), fn func(l *audit.Log, sub [16]byte, subject string, id age.Identity) error) error {
 	fs := auditFlags(name, stderr)
 	keyFile := fs.String("log-key", "", "the log's secret key file (device side)")
 	subject := fs.String("subject", "", "the person's pseudonym (hex)")
+	idFile := fs.String("controller-identity", "", "the controller's age identity file")
 	if extra != nil {
 		extra(fs)
 	}
@@ -305,17 +424,21 @@ func subjectCommand(name string, args []string, stderr io.Writer, extra func(*fl
 	if err != nil {
 		return err
 	}
+	id, err := readIdentity(*idFile)
+	if err != nil {
+		return err
+	}
 	l, err := openLog(fs.Arg(0), *keyFile)
 	if err != nil {
 		return err
 	}
 	defer l.Close()
-	return fn(l, sub, *subject)
+	return fn(l, sub, *subject, id)
 }
 
 func runAuditExport(args []string, stdout, stderr io.Writer) error {
-	return subjectCommand("export", args, stderr, nil, func(l *audit.Log, sub [16]byte, _ string) error {
-		ex, err := l.Export(context.Background(), sub)
+	return subjectCommand("export", args, stderr, nil, func(l *audit.Log, sub [16]byte, _ string, id age.Identity) error {
+		ex, err := l.Export(context.Background(), sub, id)
 		if err != nil {
 			return err
 		}
@@ -329,8 +452,8 @@ func runAuditErase(args []string, stdout, stderr io.Writer) error {
 	var reason *string
 	return subjectCommand("erase", args, stderr, func(fs *flag.FlagSet) {
 		reason = fs.String("reason", "subject_request", "reason code recorded with the erasure")
-	}, func(l *audit.Log, sub [16]byte, subject string) error {
-		n, err := l.Erase(context.Background(), sub, *reason)
+	}, func(l *audit.Log, sub [16]byte, subject string, id age.Identity) error {
+		n, err := l.Erase(context.Background(), sub, *reason, id)
 		if err != nil {
 			return err
 		}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"filippo.io/age"
+
 	"github.com/oneface/oneface/audit"
 )
 
@@ -63,7 +65,12 @@ func TestAuditCommands(t *testing.T) {
 		t.Fatal(stderr)
 	}
 	skey, _ := os.ReadFile(p("log.key"))
-	l, err := audit.Open(p("log"), strings.TrimSpace(string(skey)), audit.Options{})
+	code, recipient, stderr := runCLI("audit", "controller-keygen", "-o", p("controller.key"))
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	ctl, _ := age.ParseX25519Recipient(strings.TrimSpace(recipient))
+	l, err := audit.Open(p("log"), strings.TrimSpace(string(skey)), audit.Options{Controller: ctl})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,8 +99,8 @@ func TestAuditCommands(t *testing.T) {
 		{[]string{"audit", "show", p("log")}, 0, "r2"},
 		{[]string{"audit", "prove", "-log-key", p("log.key"), p("log"), "1"}, 0, "inclusion of entry 1 in the tree of 3"},
 		{[]string{"audit", "prove", "-log-key", p("log.key"), "-from", "1", p("log")}, 0, "consistency 1 -> 3"},
-		{[]string{"audit", "export", "-log-key", p("log.key"), "-subject", sub, p("log")}, 0, `"index": 2`},
-		{[]string{"audit", "erase", "-log-key", p("log.key"), "-subject", sub, p("log")}, 0, "erased: 3 entries"},
+		{[]string{"audit", "export", "-log-key", p("log.key"), "-controller-identity", p("controller.key"), "-subject", sub, p("log")}, 0, `"index": 2`},
+		{[]string{"audit", "erase", "-log-key", p("log.key"), "-controller-identity", p("controller.key"), "-subject", sub, p("log")}, 0, "erased: 3 entries"},
 		{[]string{"audit", "verify", "-key", vk, "-checkpoint", cp, p("log")}, 0, "verifies: 4 entries, checkpoint covers 3"},
 		{[]string{"audit", "verify", "-key", vk, p("nolog")}, 1, ""},
 		{[]string{"audit", "frobnicate"}, 2, ""},

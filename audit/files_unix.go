@@ -1,0 +1,35 @@
+//go:build unix
+
+package audit
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"syscall"
+)
+
+const (
+	oNoFollow = syscall.O_NOFOLLOW
+	oCloexec  = syscall.O_CLOEXEC
+)
+
+func isSymlinkErr(err error) bool { return errors.Is(err, syscall.ELOOP) }
+
+func checkOwner(path string, st fs.FileInfo) error {
+	if s, ok := st.Sys().(*syscall.Stat_t); ok && int(s.Uid) != os.Geteuid() {
+		return fmt.Errorf("%w: %s is owned by user %d, not by this process's user %d", ErrUnsafeDir, path, s.Uid, os.Geteuid())
+	}
+	return nil
+}
+
+func checkFile(path string, st fs.FileInfo) error {
+	if err := checkOwner(path, st); err != nil {
+		return err
+	}
+	if s, ok := st.Sys().(*syscall.Stat_t); ok && s.Nlink > 1 {
+		return fmt.Errorf("%w: %s has %d hard links", ErrUnsafeDir, path, s.Nlink)
+	}
+	return nil
+}
