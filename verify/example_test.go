@@ -110,7 +110,7 @@ func ExampleVerifier_Verify() {
 		log.Fatal(err)
 	}
 
-	card, _ := os.ReadFile("card.txt")   // read from the person's QR code
+	card, _ := os.ReadFile("card.txt")       // read from the person's QR code
 	jpegBytes, _ := os.ReadFile("frame.jpg") // from the camera (an image.Image goes in Frame.Image)
 	consent := &verify.Consent{Purpose: "door-main", NoticeVersion: "notice-2026-11",
 		NoticeHash: verify.NoticeHash(notice), GivenAt: time.Now()}

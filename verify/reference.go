@@ -165,7 +165,16 @@ type Opener struct {
 	model      ModelID
 	now        func() time.Time
 	allowV1    bool
-	argon      chan struct{} // semaphore: one PIN derivation (64 MiB) at a time
+	argon      chan struct{}                 // semaphore: one PIN derivation (64 MiB) at a time
+	onWipe     func(what string, buf []byte) // tests: called after each buffer is wiped
+}
+
+// wipe zeroes a buffer that held the template (or the envelope around it).
+func (o *Opener) wipe(what string, buf []byte) {
+	clear(buf)
+	if o.onWipe != nil {
+		o.onWipe(what, buf)
+	}
 }
 
 // NewOpener checks the configuration and returns an Opener.
@@ -242,8 +251,16 @@ func (o *Opener) Open(sealed []byte, purpose, pin string) (*Reference, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer outer.Wipe()
+	defer o.wipeOuter(outer)
 	return o.open(outer, purpose, pin)
+}
+
+// wipeOuter zeroes the age plaintext.
+func (o *Opener) wipeOuter(outer *ref.Outer) {
+	outer.Wipe()
+	if o.onWipe != nil {
+		o.onWipe("age plaintext", outer.Plaintext())
+	}
 }
 
 // unseal runs the cheap part of opening: size, form, version, the PIN
@@ -293,7 +310,7 @@ func (o *Opener) open(outer *ref.Outer, purpose, pin string) (*Reference, error)
 		case err != nil:
 			return nil, err
 		}
-		defer clear(signed)
+		defer o.wipe("PIN layer plaintext", signed)
 	} else {
 		signed, _ = outer.Open(nil)
 	}
@@ -311,14 +328,14 @@ func (o *Opener) open(outer *ref.Outer, purpose, pin string) (*Reference, error)
 	}
 	// Authenticated: it is now safe to parse the content. payload aliases
 	// a fresh buffer of the COSE decoder: wipe it too.
-	defer clear(payload)
+	defer o.wipe("COSE payload", payload)
 	var r *Reference
 	if outer.Version == 1 {
 		body, err := ref.UnmarshalBody(payload)
 		if err != nil {
 			return nil, err
 		}
-		defer clear(body.Descriptors)
+		defer o.wipe("parsed body template", body.Descriptors)
 		if body.IssuerKeyID != kid {
 			return nil, fmt.Errorf("%w: body names issuer %08x, signature key %08x", ErrMalformed, body.IssuerKeyID, kid)
 		}
@@ -330,7 +347,7 @@ func (o *Opener) open(outer *ref.Outer, purpose, pin string) (*Reference, error)
 		if err != nil {
 			return nil, err
 		}
-		defer clear(body.Template.Data)
+		defer o.wipe("parsed body template", body.Template.Data)
 		switch {
 		case body.IssuerKeyID != kid:
 			return nil, fmt.Errorf("%w: body names issuer %08x, signature key %08x", ErrMalformed, body.IssuerKeyID, kid)

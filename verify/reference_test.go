@@ -3,6 +3,7 @@ package verify
 import (
 	"bytes"
 	"errors"
+	"filippo.io/age"
 	"strings"
 	"testing"
 	"time"
@@ -246,4 +247,24 @@ func FuzzOpen(f *testing.F) {
 			t.Fatalf("accepted a reference that was never issued")
 		}
 	})
+}
+
+// stripPIN is the attack of issue 11: with the kiosk key and the
+// deployment secret (and the PIN, found offline), re-seal the signed
+// envelope without its PIN layer.
+func stripPIN(t testing.TB, d *testDeployment, sealed []byte, pin string) []byte {
+	t.Helper()
+	outer, err := ref.UnsealOuter(sealed, []age.Identity{d.verifier.id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := outer.Open(&ref.PIN{PIN: pin, Secret: d.secret.b[:]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := ref.SealV2(signed, outer.ID, []age.Recipient{d.verifier.Recipient().r}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -402,7 +402,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Decision, error) {
 		}
 		return nil, err
 	}
-	defer outer.Wipe()
+	defer v.c.Opener.wipeOuter(outer)
 
 	var r *Reference
 	var res state.Reservation
@@ -654,6 +654,14 @@ func (v *Verifier) bestFrame(ctx context.Context, frames []Frame) (*facerec.Face
 			return nil, nil, err
 		}
 		f, err := a.Single()
+		// f is a copy: wipe every descriptor the analysis holds (other
+		// faces included) before looking further.
+		for j := range a.Faces {
+			clear(a.Faces[j].Descriptor[:])
+			if v.c.onWipe != nil {
+				v.c.onWipe([][]float32{a.Faces[j].Descriptor[:]})
+			}
+		}
 		switch {
 		case errors.Is(err, facerec.ErrNoFace):
 			reasons = append(reasons, FrameReason{ReasonNoFace, true, i})

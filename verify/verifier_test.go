@@ -489,14 +489,14 @@ func TestAuditCountAndConcurrency(t *testing.T) {
 func TestWipesOwnedBuffers(t *testing.T) {
 	k := newKiosk(t, nil, Policy{})
 	var owned [][]float32
-	k.verifier.c.onWipe = func(o [][]float32) { owned = o }
+	k.verifier.c.onWipe = func(o [][]float32) { owned = append(owned, o...) }
 	enr := k.enroll(t, abel1)
 	d, err := k.verifier.Verify(context.Background(), k.request(enr.Reference, testenv.ReadLFW(t, abel4)))
 	if err != nil || !d.Match {
 		t.Fatalf("%+v %v", d, err)
 	}
-	if len(owned) != 2 {
-		t.Fatalf("%d owned buffers, want the live descriptor and the template", len(owned))
+	if len(owned) != 3 {
+		t.Fatalf("%d owned buffers, want the analysis's face, the live descriptor and the template", len(owned))
 	}
 	nonzero := 0
 	for _, o := range owned {

@@ -253,7 +253,7 @@ func UnsealOuter(sealed []byte, ids []age.Identity) (*Outer, error) {
 			clear(plain)
 			return nil, ErrUnseal
 		}
-		o.ID, o.inner = plain[1:1+IDSize], plain[1+IDSize:]
+		o.ID, o.inner = bytes.Clone(plain[1:1+IDSize]), plain[1+IDSize:]
 	}
 	return o, nil
 }
@@ -305,6 +305,9 @@ func (o *Outer) Open(pin *PIN) ([]byte, error) {
 	}
 	return signed, nil
 }
+
+// Plaintext is the age plaintext after the flags byte (for wipe tests).
+func (o *Outer) Plaintext() []byte { return o.inner }
 
 // Wipe zeroes the age plaintext (which, without a PIN layer, holds the
 // signed template in clear).
