@@ -37,10 +37,9 @@ func (k *kiosk) enrollPIN(t testing.TB, pin string, photos ...string) *Enrollmen
 // countEngine counts the engine calls (one per frame analysed).
 func (k *kiosk) countEngine() *atomic.Int32 {
 	var n atomic.Int32
-	e := k.engine.e
-	k.verifier.analyze = func(ctx context.Context, in facerec.Input) (*facerec.Analysis, error) {
+	k.verifier.analyze = func(ctx context.Context, f Frame) (*facerec.Analysis, error) {
 		n.Add(1)
-		return e.Analyze(ctx, in)
+		return k.engine.analyzeFrame(ctx, f)
 	}
 	return &n
 }

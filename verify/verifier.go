@@ -225,8 +225,8 @@ type VerifierConfig struct {
 
 	calib   *calib.Table // tests
 	onWipe  func(owned [][]float32)
-	analyze func(context.Context, facerec.Input) (*facerec.Analysis, error) // tests: count or fake engine calls
-	model   *ModelID                                                        // tests: with a fake analyze
+	analyze func(context.Context, Frame) (*facerec.Analysis, error) // tests: count or fake engine calls
+	model   *ModelID                                                // tests: with a fake analyze
 }
 
 // Verifier makes consented 1:1 decisions. It is safe for concurrent use.
@@ -237,7 +237,7 @@ type Verifier struct {
 	thresholds map[int]float64 // by enrolment photo count
 	log        *slog.Logger
 	st         *state.Store
-	analyze    func(context.Context, facerec.Input) (*facerec.Analysis, error)
+	analyze    func(context.Context, Frame) (*facerec.Analysis, error)
 }
 
 // ErrPolicy is returned by New for a policy it cannot honour.
@@ -264,7 +264,7 @@ func New(c VerifierConfig) (*Verifier, error) {
 	if c.Engine != nil {
 		v.model = c.Engine.ModelID()
 		if v.analyze == nil {
-			v.analyze = c.Engine.e.Analyze
+			v.analyze = c.Engine.analyzeFrame
 		}
 	} else {
 		v.model = *c.model
@@ -635,17 +635,11 @@ func (v *Verifier) bestFrame(ctx context.Context, frames []Frame) (*facerec.Face
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
 		}
-		var in facerec.Input
-		switch {
-		case fr.Image != nil && fr.Encoded == nil:
-			in = facerec.Image(fr.Image)
-		case fr.Image == nil && fr.Encoded != nil:
-			in = facerec.Bytes(fr.Encoded)
-		default:
+		if (fr.Image == nil) == (fr.Encoded == nil) {
 			reasons = append(reasons, FrameReason{ReasonUnreadable, false, i})
 			continue
 		}
-		a, err := v.analyze(ctx, in)
+		a, err := v.analyze(ctx, fr)
 		switch {
 		case errors.Is(err, facerec.ErrCorruptImage), errors.Is(err, facerec.ErrTooLarge), errors.Is(err, facerec.ErrUnsupportedFormat):
 			reasons = append(reasons, FrameReason{ReasonUnreadable, false, i})
