@@ -54,8 +54,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"io"
 	"math"
 	"os"
+	"runtime/debug"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -132,22 +135,97 @@ func Open(path string, key []byte, create bool) (s *Store, err error) {
 	case fi.Size() == 0:
 		return nil, fmt.Errorf("%w: %s is empty", ErrCorrupt, path)
 	}
+	if err := checkMetas(path, fi.Size()); err != nil {
+		return nil, err
+	}
 	return open(path, key, false)
 }
 
-func open(path string, key []byte, fresh bool) (s *Store, err error) {
-	// bbolt can panic on some corrupt pages: a corrupt file is an error,
-	// never a crash.
-	defer func() {
+// checkMetas reads bbolt's two meta pages before bbolt maps the file and
+// demands that both be intact (magic, version 2, FNV-64a checksum, as
+// bbolt's own Meta.Validate) and that the file hold every page they
+// count. bbolt itself would fall back to the other meta page, silently
+// rolling back the last committed transaction — possibly an acknowledged
+// decision; a kill -9 cannot tear a meta page (the kernel finishes the
+// write), so a bad one means damage, or a torn write after power loss,
+// and either is reported. The layout is bbolt's (internal/common/meta.go),
+// native byte order.
+func checkMetas(path string, size int64) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	// Page header 16 bytes; Meta: magic 4, version 4, pageSize 4, flags 4,
+	// root 16, freelist 8, pgid 8, txid 8, checksum 8 (over the 56 before).
+	const hdr, metaLen = 16, 64
+	buf := make([]byte, 2*65536)
+	n, _ := io.ReadFull(f, buf)
+	buf = buf[:n]
+	meta := func(off int) (pageSize uint32, pgid uint64, err error) {
+		if off+hdr+metaLen > len(buf) {
+			return 0, 0, fmt.Errorf("%w: meta page at %d missing", ErrCorrupt, off)
+		}
+		m := buf[off+hdr : off+hdr+metaLen]
+		h := fnv.New64a()
+		h.Write(m[:56])
+		switch {
+		case binary.NativeEndian.Uint32(m[0:]) != 0xED0CDAED:
+			return 0, 0, fmt.Errorf("%w: meta page at %d: bad magic", ErrCorrupt, off)
+		case binary.NativeEndian.Uint32(m[4:]) != 2:
+			return 0, 0, fmt.Errorf("%w: meta page at %d: bbolt format %d", ErrCorrupt, off, binary.NativeEndian.Uint32(m[4:]))
+		case binary.NativeEndian.Uint64(m[56:]) != h.Sum64():
+			return 0, 0, fmt.Errorf("%w: meta page at %d: checksum", ErrCorrupt, off)
+		}
+		return binary.NativeEndian.Uint32(m[8:]), binary.NativeEndian.Uint64(m[40:]), nil
+	}
+	ps, pg0, err := meta(0)
+	if err != nil {
+		return err
+	}
+	if ps < 512 || ps > 65536 || ps&(ps-1) != 0 {
+		return fmt.Errorf("%w: page size %d", ErrCorrupt, ps)
+	}
+	ps1, pg1, err := meta(int(ps))
+	if err != nil {
+		return err
+	}
+	if ps1 != ps || uint64(size) < max(pg0, pg1)*uint64(ps) {
+		return fmt.Errorf("%w: %d bytes, meta pages count %d pages of %d", ErrCorrupt, size, max(pg0, pg1), ps)
+	}
+	return nil
+}
+
+// protect turns a panic, or a fault on the memory-mapped file (a
+// truncated or damaged file makes bbolt read past its end: SIGBUS), into
+// ErrCorrupt. Use as: defer protect(&err)().
+func protect(err *error) func() {
+	old := debug.SetPanicOnFault(true)
+	return func() {
+		debug.SetPanicOnFault(old)
 		if r := recover(); r != nil {
-			if s != nil {
-				s.db.Close()
-			}
-			s, err = nil, fmt.Errorf("%w: %v", ErrCorrupt, r)
+			*err = fmt.Errorf("%w: %v", ErrCorrupt, r)
+		}
+	}
+}
+
+func open(path string, key []byte, fresh bool) (s *Store, err error) {
+	// bbolt can panic on some corrupt pages, or fault reading past the
+	// end of a truncated file: a corrupt file is an error, never a crash.
+	var db *bolt.DB
+	defer func() {
+		if err != nil && db != nil {
+			func() {
+				defer protect(new(error))()
+				db.Close()
+			}()
+			s = nil
 		}
 	}()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	defer protect(&err)()
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
 	if err != nil {
+		db = nil
 		if errors.Is(err, bolt.ErrTimeout) {
 			return nil, fmt.Errorf("state: %s is locked by another process", path)
 		}
@@ -170,9 +248,6 @@ func open(path string, key []byte, fresh bool) (s *Store, err error) {
 		})
 	} else {
 		err = db.View(func(tx *bolt.Tx) error {
-			for e := range tx.Check() {
-				return fmt.Errorf("%w: %v", ErrCorrupt, e)
-			}
 			for _, b := range [][]byte{bMeta, bNonces, bAttempts, bBlocked, bLimits} {
 				if tx.Bucket(b) == nil {
 					return fmt.Errorf("%w: no %s bucket", ErrCorrupt, b)
@@ -185,14 +260,60 @@ func open(path string, key []byte, fresh bool) (s *Store, err error) {
 			if !hmac.Equal(m.Get(kKeycheck), check) {
 				return ErrKey
 			}
-			return nil
+			return scan(tx)
 		})
 	}
 	if err != nil {
-		db.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// scan walks every bucket (in the caller's goroutine, so protect covers
+// it) and decodes every key and value: bbolt checksums its meta pages
+// only, so this is where damaged data pages show.
+func scan(tx *bolt.Tx) error {
+	keys := 0
+	err := tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+		return b.ForEach(func(k, v []byte) error {
+			keys++
+			var err error
+			switch string(name) {
+			case string(bMeta):
+				if !bytes.Equal(k, kVersion) && !bytes.Equal(k, kKeycheck) {
+					err = fmt.Errorf("%w: meta key %q", ErrCorrupt, k)
+				}
+			case string(bNonces):
+				_, err = decodeExpiry(v)
+			case string(bAttempts):
+				_, err = decodeAttempts(v)
+			case string(bBlocked):
+				_, _, err = decodeBlock(v)
+			case string(bLimits):
+				if !bytes.Equal(k, kUnseal) {
+					err = fmt.Errorf("%w: limits key %q", ErrCorrupt, k)
+				} else {
+					_, _, err = decodeTokens(v)
+				}
+			default:
+				err = fmt.Errorf("%w: unknown bucket %q", ErrCorrupt, name)
+			}
+			if err == nil && v == nil {
+				err = fmt.Errorf("%w: nested bucket in %q", ErrCorrupt, name)
+			}
+			if err == nil && string(name) != string(bMeta) && string(name) != string(bLimits) && len(k) != 16 {
+				err = fmt.Errorf("%w: %q key of %d bytes", ErrCorrupt, name, len(k))
+			}
+			return err
+		})
+	})
+	if err != nil {
+		return err
+	}
+	if keys < 2 {
+		return fmt.Errorf("%w: meta keys missing", ErrCorrupt)
+	}
+	return nil
 }
 
 // Close closes the file. It is safe to call more than once.
@@ -303,13 +424,14 @@ func recent(as []attempt, now time.Time, window time.Duration) []attempt {
 // otherwise record the nonce (until nonceExpiry) and an attempt at now.
 // A zero nonce is not recorded (for the PIN attempts of the CLI's open,
 // say). max must be in 1..MaxAttempts.
-func (s *Store) Reserve(id [16]byte, nonce [16]byte, nonceExpiry, now time.Time, window time.Duration, maxAttempts int) (Reservation, Outcome, error) {
+func (s *Store) Reserve(id [16]byte, nonce [16]byte, nonceExpiry, now time.Time, window time.Duration, maxAttempts int) (_ Reservation, _ Outcome, err error) {
+	defer protect(&err)()
 	if maxAttempts < 1 || maxAttempts > MaxAttempts {
 		return Reservation{}, 0, fmt.Errorf("state: max attempts %d (1..%d)", maxAttempts, MaxAttempts)
 	}
 	r := Reservation{ref: s.RefKey(id)}
 	out := OK
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err = s.db.Update(func(tx *bolt.Tx) error {
 		if b := tx.Bucket(bBlocked).Get(r.ref); b != nil {
 			if _, _, err := decodeBlock(b); err != nil {
 				return err
@@ -386,7 +508,8 @@ func (s *Store) Release(r Reservation) error { return s.settle(r, false) }
 // are removed (attempts reserved later, still in flight, stay).
 func (s *Store) Succeeded(r Reservation) error { return s.settle(r, true) }
 
-func (s *Store) settle(r Reservation, andEarlier bool) error {
+func (s *Store) settle(r Reservation, andEarlier bool) (err error) {
+	defer protect(&err)()
 	if r.ref == nil {
 		return nil
 	}
@@ -420,9 +543,9 @@ func (s *Store) settle(r Reservation, andEarlier bool) error {
 
 // Attempts counts the attempts for a reference within window before now:
 // failures, and reservations still in flight.
-func (s *Store) Attempts(id [16]byte, now time.Time, window time.Duration) (int, error) {
-	n := 0
-	err := s.db.View(func(tx *bolt.Tx) error {
+func (s *Store) Attempts(id [16]byte, now time.Time, window time.Duration) (n int, err error) {
+	defer protect(&err)()
+	err = s.db.View(func(tx *bolt.Tx) error {
 		as, err := decodeAttempts(tx.Bucket(bAttempts).Get(s.RefKey(id)))
 		n = len(recent(as, now, window))
 		return err
@@ -431,9 +554,9 @@ func (s *Store) Attempts(id [16]byte, now time.Time, window time.Duration) (int,
 }
 
 // NonceSeen reports whether a nonce is recorded (and not yet expired away).
-func (s *Store) NonceSeen(nonce [16]byte) (bool, error) {
-	seen := false
-	err := s.db.View(func(tx *bolt.Tx) error {
+func (s *Store) NonceSeen(nonce [16]byte) (seen bool, err error) {
+	defer protect(&err)()
+	err = s.db.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bNonces).Get(nonce[:])
 		if v == nil {
 			return nil
@@ -447,7 +570,8 @@ func (s *Store) NonceSeen(nonce [16]byte) (bool, error) {
 
 // Block records that a reference is revoked or withdrawn, durably, before
 // it returns. An existing block keeps its kind and time.
-func (s *Store) Block(id [16]byte, kind Kind, now time.Time) error {
+func (s *Store) Block(id [16]byte, kind Kind, now time.Time) (err error) {
+	defer protect(&err)()
 	if kind != Revoked && kind != Withdrawn {
 		return errors.New("state: unknown block kind")
 	}
@@ -463,10 +587,9 @@ func (s *Store) Block(id [16]byte, kind Kind, now time.Time) error {
 }
 
 // IsBlocked reports whether a reference is revoked or withdrawn, and which.
-func (s *Store) IsBlocked(id [16]byte) (Kind, bool, error) {
-	var kind Kind
-	var found bool
-	err := s.db.View(func(tx *bolt.Tx) error {
+func (s *Store) IsBlocked(id [16]byte) (kind Kind, found bool, err error) {
+	defer protect(&err)()
+	err = s.db.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bBlocked).Get(s.RefKey(id))
 		if v == nil {
 			return nil
@@ -481,9 +604,9 @@ func (s *Store) IsBlocked(id [16]byte) (Kind, bool, error) {
 // TakeToken takes one token from the kiosk's unseal budget, a token
 // bucket of burst tokens refilled at rate per second, and reports whether
 // there was one. It is durable, so a restart does not refill the bucket.
-func (s *Store) TakeToken(now time.Time, rate float64, burst int) (bool, error) {
-	ok := false
-	err := s.db.Update(func(tx *bolt.Tx) error {
+func (s *Store) TakeToken(now time.Time, rate float64, burst int) (ok bool, err error) {
+	defer protect(&err)()
+	err = s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bLimits)
 		tokens, last := float64(burst), now.UnixNano()
 		if v := b.Get(kUnseal); v != nil {
