@@ -486,9 +486,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Decision, error) {
 	if live != nil {
 		owned = append(owned, live.Descriptor[:])
 	}
-	for i := range r.descs {
-		owned = append(owned, r.descs[i])
-	}
+	owned = append(owned, r.descs...)
 	defer func() {
 		if v.c.onWipe != nil {
 			v.c.onWipe(owned)

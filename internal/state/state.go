@@ -62,6 +62,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // Errors.
@@ -226,7 +227,7 @@ func open(path string, key []byte, fresh bool) (s *Store, err error) {
 	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
 	if err != nil {
 		db = nil
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("state: %s is locked by another process", path)
 		}
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
@@ -319,7 +320,7 @@ func scan(tx *bolt.Tx) error {
 // Close closes the file. It is safe to call more than once.
 func (s *Store) Close() error {
 	err := s.db.Close()
-	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		return nil
 	}
 	return err
