@@ -300,6 +300,7 @@ func FuzzOpenFile(f *testing.F) {
 	f.Add(good, 4096+20, byte(0x55))
 	f.Add([]byte("not a database"), 0, byte(1))
 	dir := f.TempDir()
+	var n atomic.Int64
 	f.Fuzz(func(t *testing.T, b []byte, at int, x byte) {
 		if len(b) > 1<<16 {
 			return
@@ -308,8 +309,10 @@ func FuzzOpenFile(f *testing.F) {
 		if len(b) > 0 {
 			b[(at%len(b)+len(b))%len(b)] ^= x
 		}
-		q := filepath.Join(dir, "f")
-		os.Remove(q)
+		// A fresh name each time: a file whose open panicked inside bbolt
+		// may stay locked until the process exits.
+		q := filepath.Join(dir, fmt.Sprint(n.Add(1)))
+		defer os.Remove(q)
 		if err := os.WriteFile(q, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
