@@ -1,8 +1,10 @@
 package verify_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -81,8 +83,9 @@ func ExampleVerifier_Verify() {
 	defer engine.Close()
 	kioskKey, _ := verify.ParseVerifierKey(os.Getenv("KIOSK_KEY"))
 	issuer, _ := verify.ParseIssuerPublicKey(os.Getenv("ISSUER_PUBLIC_KEY"))
+	secret, _ := verify.ParseDeploymentSecret(os.Getenv("DEPLOYMENT_SECRET"))
 	opener, err := verify.NewOpener(verify.OpenerConfig{
-		Issuers: []*verify.IssuerPublicKey{issuer}, Keys: []*verify.VerifierKey{kioskKey}, ModelID: engine.ModelID(),
+		Issuers: []*verify.IssuerPublicKey{issuer}, Keys: []*verify.VerifierKey{kioskKey}, Secret: secret, ModelID: engine.ModelID(),
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -92,8 +95,16 @@ func ExampleVerifier_Verify() {
 		log.Fatal(err)
 	}
 	defer auditLog.Close()
+	// The kiosk's durable state: consent nonces, lockout, withdrawals. It
+	// is created with the audit log and must exist from then on.
+	state, err := verify.OpenState("/var/lib/oneface/kiosk.state", kioskKey, auditLog.Size() == 0)
+	if err != nil {
+		log.Fatal(err) // missing or damaged: never start afresh silently
+	}
+	defer state.Close()
+	signer, _ := verify.ParseKioskKey(os.Getenv("LOG_KEY")) // the audit key also signs consent statements
 	const notice = "We compare your face with your card, keep no image, and log the use."
-	v, err := verify.New(verify.VerifierConfig{Engine: engine, Opener: opener, Audit: auditLog, Policy: verify.Policy{
+	v, err := verify.New(verify.VerifierConfig{Engine: engine, Opener: opener, Audit: auditLog, State: state, KioskKey: signer, Policy: verify.Policy{
 		Notices:  map[string][32]byte{"notice-2026-11": verify.NoticeHash(notice)},
 		Liveness: verify.LivenessNone, // no presentation-attack detection yet: say so
 	}})
@@ -101,18 +112,41 @@ func ExampleVerifier_Verify() {
 		log.Fatal(err)
 	}
 
-	card, _ := os.ReadFile("card.txt")   // read from the person's QR code
-	frame, _ := os.ReadFile("frame.jpg") // from the camera
+	card, _ := os.ReadFile("card.txt")       // read from the person's QR code
+	jpegBytes, _ := os.ReadFile("frame.jpg") // from the camera (an image.Image goes in Frame.Image)
 	consent := &verify.Consent{Purpose: "door-main", NoticeVersion: "notice-2026-11",
 		NoticeHash: verify.NoticeHash(notice), GivenAt: time.Now()}
 	rand.Read(consent.Nonce[:])
-	d, err := v.Verify(context.Background(), verify.Request{Reference: card, Frames: [][]byte{frame}, Consent: consent, Purpose: "door-main"})
+	d, err := v.Verify(context.Background(), verify.Request{Reference: card, Frames: []verify.Frame{{Encoded: jpegBytes, CapturedAt: time.Now()}}, Consent: consent, Purpose: "door-main"})
 	if err != nil {
 		log.Fatal(err) // no decision (for instance the audit log could not be written): keep the door shut
 	}
 	if d.Match {
 		fmt.Println("open the door")
+		os.WriteFile("consent.note", d.Consent.Statement, 0o600) // the person can check it with the kiosk's public key
 	} else {
 		fmt.Println("refused or no match:", d.Reasons)
 	}
+}
+
+// Anyone holding the kiosk's public key (the key of its audit log) checks
+// a consent statement offline: which reference, purpose, notice, when and
+// what was decided. Any change to the text or signature fails.
+func ExampleCheckConsentStatement() {
+	const kioskPublicKey = "kiosk-1.example+a9e6dc46+AT0oqbztViDQyUf6OcGfa7QFL+pFhclTptkG7icPwaSn"
+	statement := []byte("oneface consent v1\nreference 06ea0902e692085fae9061211507a681\npurpose door-main\n" +
+		"notice notice-2026-11\nnotice-sha256 f0c783e83f9a3a3c4bce524ce474c052342c6aed100758a4ba0ecbe863c52bca\n" +
+		"nonce 81036f73000000000000000000000000\ngiven 2026-11-30T09:15:00Z\ndecision match\nreason ok\n\n" +
+		"— kiosk-1.example qebcRvhV7VeA6uEuVn87m09vQlp49/UjWN95LbY83KdqMykHaf1WU1XC7t5jWQnPvFUplc131xWWE9BgIq2CMjzQ8gg=\n")
+	st, err := verify.CheckConsentStatement(statement, kioskPublicKey)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(st.ReferenceID, st.Purpose, st.NoticeVersion, st.GivenAt.Format(time.RFC3339), st.Decision)
+	forged := bytes.Replace(statement, []byte("decision match"), []byte("decision refused"), 1)
+	_, err = verify.CheckConsentStatement(forged, kioskPublicKey)
+	fmt.Println(errors.Is(err, verify.ErrConsentStatement))
+	// Output:
+	// 06ea0902e692085fae9061211507a681 door-main notice-2026-11 2026-11-30T09:15:00Z match
+	// true
 }
