@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"context"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
@@ -59,6 +60,14 @@ func OpenEngine(modelDir string, o EngineOptions) (*Engine, error) {
 		return nil, err
 	}
 	return &Engine{e: e}, nil
+}
+
+// analyzeFrame runs the engine on a frame's pixels or bytes.
+func (e *Engine) analyzeFrame(ctx context.Context, f Frame) (*facerec.Analysis, error) {
+	if f.Image != nil {
+		return e.e.Analyze(ctx, facerec.Image(f.Image))
+	}
+	return e.e.Analyze(ctx, facerec.Bytes(f.Encoded))
 }
 
 // ModelID of the loaded models.

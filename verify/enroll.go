@@ -188,7 +188,7 @@ func (is *Issuer) Enroll(ctx context.Context, req EnrollRequest) (*Enrollment, e
 		return nil, &QualityError{Photo: -1, Reason: ReasonInconsistent,
 			Err: fmt.Errorf("photos %.3f apart, limit %.2f", q.Spread, is.c.MaxSpread)}
 	}
-	var mean [ref.DescriptorDims]float32
+	mean := make([]float32, len(descs[0]))
 	for k := range mean {
 		var s float64
 		for i := range descs {
@@ -196,13 +196,9 @@ func (is *Issuer) Enroll(ctx context.Context, req EnrollRequest) (*Enrollment, e
 		}
 		mean[k] = float32(s / float64(len(descs)))
 	}
-	defer clear(mean[:])
+	defer clear(mean)
 
 	now := is.c.Clock()
-	var pin *ref.PIN
-	if req.PIN != "" {
-		pin = &ref.PIN{PIN: req.PIN, Secret: is.c.Secret.b[:]}
-	}
 	subject := is.c.Secret.Pseudonym(req.SubjectID)
 	r := issueRequest{
 		subject:   subject,
@@ -211,9 +207,9 @@ func (is *Issuer) Enroll(ctx context.Context, req EnrollRequest) (*Enrollment, e
 		purposes:  req.Purposes,
 		model:     is.c.Engine.ModelID(),
 		quality:   q,
-		descs:     [][ref.DescriptorDims]float32{mean},
+		descs:     [][]float32{mean},
 	}
-	id, sealed, err := issue(is.c.Key, r, req.Verifiers, pin)
+	id, sealed, err := issue(is.c.Key, is.c.Secret, r, req.Verifiers, req.PIN)
 	if err != nil {
 		return nil, err
 	}
@@ -248,8 +244,18 @@ func (is *Issuer) gate(ctx context.Context, i int, photo []byte) (facerec.Face, 
 }
 
 // distance is the Euclidean distance between the reference template and a
-// live descriptor (the mean template, when a reference holds several).
-func (r *Reference) distance(live *facerec.Descriptor) float64 {
-	t := facerec.Descriptor(r.descs[0])
-	return facerec.Euclidean(&t, live)
+// live descriptor (the mean template, when a reference holds several),
+// accumulated in float64. A template of another dimension never gets here:
+// its model ID differs.
+func (r *Reference) distance(live []float32) float64 {
+	t := r.descs[0]
+	if len(t) != len(live) {
+		return math.Inf(1)
+	}
+	var s float64
+	for i := range t {
+		d := float64(t[i]) - float64(live[i])
+		s += d * d
+	}
+	return math.Sqrt(s)
 }

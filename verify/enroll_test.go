@@ -103,7 +103,7 @@ func TestEnrollRealFaces(t *testing.T) {
 	enrolled := subjectDescriptor(t, e, testenv.ReadLFW(t, abel1))
 	for _, probe := range []string{abel4, akhmed} {
 		live := subjectDescriptor(t, e, testenv.ReadLFW(t, probe))
-		viaRef, direct := r.distance(&live), facerec.Euclidean(&enrolled, &live)
+		viaRef, direct := r.distance(live[:]), facerec.Euclidean(&enrolled, &live)
 		t.Logf("%s: through the reference %.5f, engine %.5f", filepath.Base(probe), viaRef, direct)
 		if math.Abs(viaRef-direct) > 1e-3 {
 			t.Errorf("%s: distance through the reference %.5f, engine %.5f", probe, viaRef, direct)

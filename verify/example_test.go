@@ -81,8 +81,9 @@ func ExampleVerifier_Verify() {
 	defer engine.Close()
 	kioskKey, _ := verify.ParseVerifierKey(os.Getenv("KIOSK_KEY"))
 	issuer, _ := verify.ParseIssuerPublicKey(os.Getenv("ISSUER_PUBLIC_KEY"))
+	secret, _ := verify.ParseDeploymentSecret(os.Getenv("DEPLOYMENT_SECRET"))
 	opener, err := verify.NewOpener(verify.OpenerConfig{
-		Issuers: []*verify.IssuerPublicKey{issuer}, Keys: []*verify.VerifierKey{kioskKey}, ModelID: engine.ModelID(),
+		Issuers: []*verify.IssuerPublicKey{issuer}, Keys: []*verify.VerifierKey{kioskKey}, Secret: secret, ModelID: engine.ModelID(),
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -92,8 +93,16 @@ func ExampleVerifier_Verify() {
 		log.Fatal(err)
 	}
 	defer auditLog.Close()
+	// The kiosk's durable state: consent nonces, lockout, withdrawals. It
+	// is created with the audit log and must exist from then on.
+	state, err := verify.OpenState("/var/lib/oneface/kiosk.state", kioskKey, auditLog.Size() == 0)
+	if err != nil {
+		log.Fatal(err) // missing or damaged: never start afresh silently
+	}
+	defer state.Close()
+	signer, _ := verify.ParseKioskKey(os.Getenv("LOG_KEY")) // the audit key also signs consent statements
 	const notice = "We compare your face with your card, keep no image, and log the use."
-	v, err := verify.New(verify.VerifierConfig{Engine: engine, Opener: opener, Audit: auditLog, Policy: verify.Policy{
+	v, err := verify.New(verify.VerifierConfig{Engine: engine, Opener: opener, Audit: auditLog, State: state, KioskKey: signer, Policy: verify.Policy{
 		Notices:  map[string][32]byte{"notice-2026-11": verify.NoticeHash(notice)},
 		Liveness: verify.LivenessNone, // no presentation-attack detection yet: say so
 	}})
@@ -101,17 +110,18 @@ func ExampleVerifier_Verify() {
 		log.Fatal(err)
 	}
 
-	card, _ := os.ReadFile("card.txt")   // read from the person's QR code
-	frame, _ := os.ReadFile("frame.jpg") // from the camera
+	card, _ := os.ReadFile("card.txt")       // read from the person's QR code
+	jpegBytes, _ := os.ReadFile("frame.jpg") // from the camera (an image.Image goes in Frame.Image)
 	consent := &verify.Consent{Purpose: "door-main", NoticeVersion: "notice-2026-11",
 		NoticeHash: verify.NoticeHash(notice), GivenAt: time.Now()}
 	rand.Read(consent.Nonce[:])
-	d, err := v.Verify(context.Background(), verify.Request{Reference: card, Frames: [][]byte{frame}, Consent: consent, Purpose: "door-main"})
+	d, err := v.Verify(context.Background(), verify.Request{Reference: card, Frames: []verify.Frame{{Encoded: jpegBytes, CapturedAt: time.Now()}}, Consent: consent, Purpose: "door-main"})
 	if err != nil {
 		log.Fatal(err) // no decision (for instance the audit log could not be written): keep the door shut
 	}
 	if d.Match {
 		fmt.Println("open the door")
+		os.WriteFile("consent.note", d.Consent.Statement, 0o600) // the person can check it with the kiosk's public key
 	} else {
 		fmt.Println("refused or no match:", d.Reasons)
 	}

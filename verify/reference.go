@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
@@ -37,6 +38,9 @@ var (
 	ErrPurpose = errors.New("verify: purpose not allowed by the reference")
 	// ErrModelMismatch: made with another face model; never compared.
 	ErrModelMismatch = errors.New("verify: reference made with another face model")
+	// ErrV1: a version 1 reference, and the opener does not accept v1
+	// ([OpenerConfig].AllowV1). Re-issue it as v2.
+	ErrV1 = errors.New("verify: version 1 reference refused (re-issue it; see OpenerConfig.AllowV1)")
 )
 
 // ClockSkew is how far in the future an issued-at time may lie.
@@ -78,7 +82,8 @@ type Reference struct {
 	purposes  []string
 	model     ModelID
 	quality   Quality
-	descs     [][ref.DescriptorDims]float32
+	version   int
+	descs     [][]float32
 }
 
 // ID is the reference's random ID, the handle for revocation and audit.
@@ -109,10 +114,13 @@ func (r *Reference) EnrollQuality() Quality { return r.quality }
 // it). The Reference must not be used for matching afterwards.
 func (r *Reference) Wipe() {
 	for i := range r.descs {
-		clear(r.descs[i][:])
+		clear(r.descs[i])
 	}
 	r.descs = nil
 }
+
+// Version is the reference format version, 1 or 2.
+func (r *Reference) Version() int { return r.version }
 
 // RevocationList tells whether a reference ID is revoked.
 type RevocationList interface {
@@ -129,21 +137,44 @@ func (s RevocationSet) Revoked(id ReferenceID) bool { _, ok := s[id]; return ok 
 type OpenerConfig struct {
 	Issuers []*IssuerPublicKey // trusted issuers
 	Keys    []*VerifierKey     // this verifier's unsealing keys
-	Secret  *DeploymentSecret  // for PIN-protected references
-	Revoked RevocationList     // may be nil: nothing revoked
-	ModelID ModelID            // the model the live engine runs
-	Clock   func() time.Time   // default time.Now
+	// Secret is the deployment secret: it names the deployment a v2
+	// reference must be bound to, and opens PIN-protected references.
+	// Required.
+	Secret  *DeploymentSecret
+	Revoked RevocationList   // may be nil: nothing revoked
+	ModelID ModelID          // the model the live engine runs
+	Clock   func() time.Time // default time.Now
+	// AllowV1 accepts version 1 references, which are WEAKER: their signed
+	// body binds neither the PIN requirement nor the deployment, so whoever
+	// holds a kiosk key and the deployment secret can strip a v1 PIN or
+	// replay a v1 reference in another deployment trusting the same
+	// issuer; and a v1 PIN attempt cannot be counted against its reference
+	// before Argon2 runs, so all v1 PIN attempts on a kiosk share one
+	// lockout counter. Set it only while v1 cards are being replaced.
+	AllowV1 bool
 }
 
 // Opener opens references on the verifier side. It is safe for concurrent
 // use.
 type Opener struct {
-	issuers map[uint32][]ed25519.PublicKey
-	ids     []age.Identity
-	secret  *DeploymentSecret
-	revoked RevocationList
-	model   ModelID
-	now     func() time.Time
+	issuers    map[uint32][]ed25519.PublicKey
+	ids        []age.Identity
+	secret     *DeploymentSecret
+	deployment []byte
+	revoked    RevocationList
+	model      ModelID
+	now        func() time.Time
+	allowV1    bool
+	argon      chan struct{}                 // semaphore: one PIN derivation (64 MiB) at a time
+	onWipe     func(what string, buf []byte) // tests: called after each buffer is wiped
+}
+
+// wipe zeroes a buffer that held the template (or the envelope around it).
+func (o *Opener) wipe(what string, buf []byte) {
+	clear(buf)
+	if o.onWipe != nil {
+		o.onWipe(what, buf)
+	}
 }
 
 // NewOpener checks the configuration and returns an Opener.
@@ -151,7 +182,15 @@ func NewOpener(c OpenerConfig) (*Opener, error) {
 	if len(c.Issuers) == 0 || len(c.Keys) == 0 {
 		return nil, errors.New("verify: an opener needs trusted issuers and verifier keys")
 	}
-	o := &Opener{issuers: map[uint32][]ed25519.PublicKey{}, secret: c.Secret, revoked: c.Revoked, model: c.ModelID, now: c.Clock}
+	if c.Secret == nil {
+		return nil, errors.New("verify: an opener needs the deployment secret (references are bound to their deployment)")
+	}
+	dep, err := ref.DeploymentID(c.Secret.b[:])
+	if err != nil {
+		return nil, err
+	}
+	o := &Opener{issuers: map[uint32][]ed25519.PublicKey{}, secret: c.Secret, deployment: dep, revoked: c.Revoked,
+		model: c.ModelID, now: c.Clock, allowV1: c.AllowV1, argon: make(chan struct{}, 1)}
 	for _, k := range c.Issuers {
 		o.issuers[k.id] = append(o.issuers[k.id], k.pub)
 	}
@@ -168,11 +207,12 @@ func NewOpener(c OpenerConfig) (*Opener, error) {
 }
 
 // DecodeReference accepts a reference in either form — binary, or the text
-// form "oneface-ref1:..." (as read from a QR code) — and returns the binary
-// form. It checks size and form only; [Opener.Open] does the rest.
+// form "oneface-ref2:..." (or "oneface-ref1:...") as read from a QR code —
+// and returns the binary form. It checks size and form only;
+// [Opener.Open] does the rest.
 func DecodeReference(b []byte) ([]byte, error) {
-	if len(b) >= len(ref.TextIntro) && string(b[:len(ref.TextIntro)]) == ref.TextIntro {
-		return ref.DecodeText(string(b))
+	if bytes.HasPrefix(b, []byte(ref.TextIntro)) || bytes.HasPrefix(b, []byte(ref.TextIntroV2)) {
+		return ref.DecodeTextAny(string(b))
 	}
 	if len(b) > ref.MaxSealed {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(b), ref.MaxSealed)
@@ -180,54 +220,146 @@ func DecodeReference(b []byte) ([]byte, error) {
 	return b, nil
 }
 
-// EncodeText returns the URL-safe text form of a binary reference.
-func EncodeText(sealed []byte) string { return ref.EncodeText(sealed) }
+// EncodeText returns the URL-safe text form of a binary reference
+// ("oneface-ref2:" and unpadded base64url for v2).
+func EncodeText(sealed []byte) string {
+	if ref.ContainerVersion(sealed) == 1 {
+		return ref.EncodeText(sealed)
+	}
+	return ref.EncodeTextV2(sealed)
+}
 
 // HasPIN reports whether a reference asks for its holder's PIN, so a kiosk
-// can prompt before calling Open.
-func HasPIN(sealed []byte) bool { return ref.HasPIN(sealed) }
+// can prompt before calling Open. (The clear flag is only a hint: a v2
+// reference's signed body says whether a PIN is required, and a container
+// that disagrees does not open.)
+func HasPIN(sealed []byte) bool {
+	b, err := DecodeReference(sealed)
+	return err == nil && ref.HasPINAny(b)
+}
 
 // Open unseals a reference (binary or text form), verifies its signature
-// against the trusted issuers before parsing its content, then checks
-// expiry, revocation, model and purpose, in that order. pin is the
-// holder's PIN, or "" for references without one.
+// against the trusted issuers before parsing its content, then checks the
+// bindings (PIN requirement, deployment, reference ID), expiry,
+// revocation, model and purpose, in that order. pin is the holder's PIN,
+// or "" for references without one.
+//
+// Open does not count PIN attempts: a kiosk uses [Verifier.Verify], which
+// counts each one against the reference's lockout before Argon2 runs.
 func (o *Opener) Open(sealed []byte, purpose, pin string) (*Reference, error) {
+	outer, err := o.unseal(sealed, pin != "")
+	if err != nil {
+		return nil, err
+	}
+	defer o.wipeOuter(outer)
+	return o.open(outer, purpose, pin)
+}
+
+// wipeOuter zeroes the age plaintext.
+func (o *Opener) wipeOuter(outer *ref.Outer) {
+	outer.Wipe()
+	if o.onWipe != nil {
+		o.onWipe("age plaintext", outer.Plaintext())
+	}
+}
+
+// unseal runs the cheap part of opening: size, form, version, the PIN
+// prompt, and the age layer.
+func (o *Opener) unseal(sealed []byte, havePIN bool) (*ref.Outer, error) {
 	bin, err := DecodeReference(sealed)
 	if err != nil {
 		return nil, err
 	}
-	var p *ref.PIN
-	if pin != "" {
-		if o.secret == nil {
-			return nil, errors.New("verify: a PIN was given but the opener has no deployment secret")
+	switch ref.ContainerVersion(bin) {
+	case 1:
+		if !o.allowV1 {
+			return nil, ErrV1
 		}
-		p = &ref.PIN{PIN: pin, Secret: o.secret.b[:]}
+	case 0:
+		return nil, fmt.Errorf("%w: unexpected intro", ErrMalformed)
 	}
-	signed, err := ref.Unseal(bin, o.ids, p)
+	if ref.HasPINAny(bin) && !havePIN {
+		return nil, ErrPINRequired
+	}
+	outer, err := ref.UnsealOuter(bin, o.ids)
 	switch {
 	case errors.Is(err, ref.ErrUnseal):
 		return nil, ErrAuthentication
 	case err != nil:
 		return nil, err
 	}
-	payload, kid, err := ref.Verify(signed, func(id uint32) []ed25519.PublicKey { return o.issuers[id] })
+	return outer, nil
+}
+
+// open runs the PIN layer (Argon2id, behind the opener's semaphore), the
+// signature, the strict parse and every check after it. It wipes every
+// buffer that held the template (the PIN layer's plaintext, the COSE
+// payload, the parsed body) before returning; on success the template
+// lives only in the returned Reference.
+func (o *Opener) open(outer *ref.Outer, purpose, pin string) (*Reference, error) {
+	var signed []byte
+	if outer.PIN {
+		p := &ref.PIN{PIN: pin, Secret: o.secret.b[:]}
+		o.argon <- struct{}{}
+		var err error
+		signed, err = outer.Open(p)
+		<-o.argon
+		switch {
+		case errors.Is(err, ref.ErrUnseal):
+			return nil, ErrAuthentication
+		case err != nil:
+			return nil, err
+		}
+		defer o.wipe("PIN layer plaintext", signed)
+	} else {
+		signed, _ = outer.Open(nil)
+	}
+	keys := func(id uint32) []ed25519.PublicKey { return o.issuers[id] }
+	verifySig := ref.VerifyV2
+	if outer.Version == 1 {
+		verifySig = ref.Verify
+	}
+	payload, kid, err := verifySig(signed, keys)
 	switch {
 	case errors.Is(err, ref.ErrSignature):
 		return nil, ErrAuthentication
 	case err != nil:
 		return nil, err
 	}
-	// Authenticated: it is now safe to parse the content.
-	body, err := ref.UnmarshalBody(payload)
-	if err != nil {
-		return nil, err
-	}
-	if body.IssuerKeyID != kid {
-		return nil, fmt.Errorf("%w: body names issuer %08x, signature key %08x", ErrMalformed, body.IssuerKeyID, kid)
-	}
-	r, err := fromBody(body)
-	if err != nil {
-		return nil, err
+	// Authenticated: it is now safe to parse the content. payload aliases
+	// a fresh buffer of the COSE decoder: wipe it too.
+	defer o.wipe("COSE payload", payload)
+	var r *Reference
+	if outer.Version == 1 {
+		body, err := ref.UnmarshalBody(payload)
+		if err != nil {
+			return nil, err
+		}
+		defer o.wipe("parsed body template", body.Descriptors)
+		if body.IssuerKeyID != kid {
+			return nil, fmt.Errorf("%w: body names issuer %08x, signature key %08x", ErrMalformed, body.IssuerKeyID, kid)
+		}
+		if r, err = fromBodyV1(body); err != nil {
+			return nil, err
+		}
+	} else {
+		body, err := ref.UnmarshalBodyV2(payload)
+		if err != nil {
+			return nil, err
+		}
+		defer o.wipe("parsed body template", body.Template.Data)
+		switch {
+		case body.IssuerKeyID != kid:
+			return nil, fmt.Errorf("%w: body names issuer %08x, signature key %08x", ErrMalformed, body.IssuerKeyID, kid)
+		// The signed body and the container must agree: a container
+		// re-sealed without its PIN layer, under another ID, or for
+		// another deployment is not the reference the issuer signed.
+		case body.PINRequired != outer.PIN, !bytes.Equal(body.ID, outer.ID), !bytes.Equal(body.Deployment, o.deployment):
+			return nil, ErrAuthentication
+		}
+		if r, err = fromBodyV2(body); err != nil {
+			return nil, err
+		}
 	}
 	now := o.now()
 	switch {
@@ -249,27 +381,45 @@ func (o *Opener) Open(sealed []byte, purpose, pin string) (*Reference, error) {
 	return r, nil
 }
 
-func fromBody(b *ref.Body) (*Reference, error) {
+func fromBodyV1(b *ref.Body) (*Reference, error) {
 	descs, err := ref.DecodeDescriptors(b.Descriptors)
 	if err != nil {
 		return nil, err
 	}
-	r := &Reference{
-		issuer:    b.IssuerKeyID,
-		issuedAt:  time.Unix(b.IssuedAt, 0),
-		expiresAt: time.Unix(b.ExpiresAt, 0),
-		purposes:  b.Purposes,
-		quality: Quality{
-			Photos:    int(b.Quality.Photos),
-			MinFacePx: int(b.Quality.MinFacePx),
-			Spread:    float64(b.Quality.SpreadMilli) / 1000,
-		},
-		descs: descs,
+	vecs := make([][]float32, len(descs))
+	for i := range descs {
+		vecs[i] = slices.Clone(descs[i][:])
+		clear(descs[i][:])
 	}
-	copy(r.id[:], b.ID)
-	copy(r.subject[:], b.Subject)
-	copy(r.model[:], b.ModelID)
-	return r, nil
+	return newReference(1, b.ID, b.Subject, b.ModelID, b.IssuerKeyID, b.IssuedAt, b.ExpiresAt, b.Purposes, b.Quality, vecs), nil
+}
+
+func fromBodyV2(b *ref.BodyV2) (*Reference, error) {
+	vecs, err := b.Template.Decode()
+	if err != nil {
+		return nil, err
+	}
+	return newReference(2, b.ID, b.Subject, b.ModelID, b.IssuerKeyID, b.IssuedAt, b.ExpiresAt, b.Purposes, b.Quality, vecs), nil
+}
+
+func newReference(version int, id, subject, model []byte, issuer uint32, issued, expires int64, purposes []string, q ref.Quality, vecs [][]float32) *Reference {
+	r := &Reference{
+		version:   version,
+		issuer:    issuer,
+		issuedAt:  time.Unix(issued, 0),
+		expiresAt: time.Unix(expires, 0),
+		purposes:  purposes,
+		quality: Quality{
+			Photos:    int(q.Photos),
+			MinFacePx: int(q.MinFacePx),
+			Spread:    float64(q.SpreadMilli) / 1000,
+		},
+		descs: vecs,
+	}
+	copy(r.id[:], id)
+	copy(r.subject[:], subject)
+	copy(r.model[:], model)
+	return r
 }
 
 // issueRequest is everything a reference holds, before signing.
@@ -280,22 +430,41 @@ type issueRequest struct {
 	purposes  []string
 	model     ModelID
 	quality   Quality
-	descs     [][ref.DescriptorDims]float32
+	descs     [][]float32
 }
 
-// issue builds, signs and seals a reference. It is the whole issuer side
-// after the face engine: Enroll calls it with the enrolment template.
-func issue(key *IssuerKey, req issueRequest, recipients []*VerifierRecipient, pin *ref.PIN) (ReferenceID, []byte, error) {
+// templateEncoding is the encoding Enroll uses for a template of dims
+// values: half precision for the 128-D dlib descriptor (measured lossless
+// for decisions), int8 with a per-vector scale for 512-D embeddings (half
+// precision would not fit the QR budget).
+func templateEncoding(dims int) ref.Encoding {
+	if dims > 128 {
+		return ref.EncodingInt8
+	}
+	return ref.EncodingFloat16
+}
+
+// issue builds, signs and seals a v2 reference. It is the whole issuer
+// side after the face engine: Enroll calls it with the enrolment template.
+func issue(key *IssuerKey, secret *DeploymentSecret, req issueRequest, recipients []*VerifierRecipient, pin string) (ReferenceID, []byte, error) {
 	var id ReferenceID
 	rand.Read(id[:])
-	enc, err := ref.EncodeDescriptors(req.descs)
+	if len(req.descs) == 0 {
+		return id, nil, errors.New("verify: empty template")
+	}
+	tmpl, err := ref.EncodeTemplate(templateEncoding(len(req.descs[0])), req.descs)
+	if err != nil {
+		return id, nil, err
+	}
+	defer clear(tmpl.Data)
+	dep, err := ref.DeploymentID(secret.b[:])
 	if err != nil {
 		return id, nil, err
 	}
 	purposes := slices.Clone(req.purposes)
 	slices.Sort(purposes)
-	body := &ref.Body{
-		Version:     ref.Version,
+	body := &ref.BodyV2{
+		Version:     ref.VersionV2,
 		ID:          id[:],
 		Subject:     req.subject[:],
 		IssuerKeyID: key.pub.id,
@@ -303,25 +472,33 @@ func issue(key *IssuerKey, req issueRequest, recipients []*VerifierRecipient, pi
 		ExpiresAt:   req.expiresAt.Unix(),
 		Purposes:    slices.Compact(purposes),
 		ModelID:     req.model[:],
-		Descriptors: enc,
+		Template:    tmpl,
 		Quality: ref.Quality{
 			Photos:      uint64(req.quality.Photos),
 			MinFacePx:   uint64(req.quality.MinFacePx),
 			SpreadMilli: uint64(req.quality.Spread*1000 + 0.5),
 		},
+		PINRequired: pin != "",
+		Deployment:  dep,
 	}
 	payload, err := body.Marshal()
 	if err != nil {
 		return id, nil, err
 	}
-	signed, err := ref.Sign(payload, key.pub.id, key.priv)
+	defer clear(payload)
+	signed, err := ref.SignV2(payload, key.pub.id, key.priv)
 	if err != nil {
 		return id, nil, err
 	}
+	defer clear(signed)
 	rs := make([]age.Recipient, len(recipients))
 	for i, r := range recipients {
 		rs[i] = r.r
 	}
-	sealed, err := ref.Seal(signed, rs, pin)
+	var p *ref.PIN
+	if pin != "" {
+		p = &ref.PIN{PIN: pin, Secret: secret.b[:]}
+	}
+	sealed, err := ref.SealV2(signed, id[:], rs, p)
 	return id, sealed, err
 }

@@ -3,11 +3,11 @@ package verify
 import (
 	"bytes"
 	"errors"
+	"filippo.io/age"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/oneface/oneface/internal/facerec"
 	"github.com/oneface/oneface/internal/ref"
 )
 
@@ -33,6 +33,15 @@ func newDeployment(t testing.TB) *testDeployment {
 		model: ModelID{0xaa, 0xbb}, now: time.Date(2027, 1, 1, 12, 0, 0, 0, time.UTC)}
 }
 
+// syntheticVector is a deterministic test template of dims values.
+func syntheticVector(seed float32, dims int) []float32 {
+	d := make([]float32, dims)
+	for i := range d {
+		d[i] = seed * float32(i%7-3) / 10
+	}
+	return d
+}
+
 func syntheticDescriptor(seed float32) [ref.DescriptorDims]float32 {
 	var d [ref.DescriptorDims]float32
 	for i := range d {
@@ -49,7 +58,7 @@ func (d *testDeployment) request() issueRequest {
 		purposes:  []string{"door-main", "locker"},
 		model:     d.model,
 		quality:   Quality{Photos: 1, MinFacePx: 120},
-		descs:     [][ref.DescriptorDims]float32{syntheticDescriptor(1)},
+		descs:     [][]float32{syntheticVector(1, 128)},
 	}
 }
 
@@ -58,11 +67,7 @@ func (d *testDeployment) issue(t testing.TB, req issueRequest, pin string, to ..
 	if len(to) == 0 {
 		to = []*VerifierRecipient{d.verifier.Recipient()}
 	}
-	var p *ref.PIN
-	if pin != "" {
-		p = &ref.PIN{PIN: pin, Secret: d.secret.b[:]}
-	}
-	id, sealed, err := issue(d.issuer, req, to, p)
+	id, sealed, err := issue(d.issuer, d.secret, req, to, pin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +105,7 @@ func TestOpenRoundTrip(t *testing.T) {
 			t.Fatalf("%s: fields differ: %+v", name, r)
 		}
 		live := syntheticDescriptor(1)
-		if dist := r.distance((*facerec.Descriptor)(&live)); dist > 1e-3 {
+		if dist := r.distance(live[:]); dist > 1e-3 {
 			t.Fatalf("template changed by %v", dist)
 		}
 		r.Wipe()
@@ -152,7 +157,7 @@ func TestOpenErrors(t *testing.T) {
 		{"wrong PIN", pinned, "locker", "1357", nil, ErrAuthentication},
 		{"garbage", []byte("hello"), "locker", "", nil, ErrMalformed},
 		{"too large", make([]byte, ref.MaxSealed+1), "locker", "", nil, ErrTooLarge},
-		{"too long text", []byte(ref.TextIntro + strings.Repeat("A", ref.MaxText)), "locker", "", nil, ErrTooLarge},
+		{"too long text", []byte(ref.TextIntroV2 + strings.Repeat("A", ref.MaxText)), "locker", "", nil, ErrTooLarge},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -194,8 +199,8 @@ func TestSealedReferenceMutations(t *testing.T) {
 	}
 }
 
-// TestSizes prints the size table and holds the QR-size target: ≤ 700
-// bytes sealed for one verifier without PIN.
+// TestSizes prints the v2 size table and holds the budget: ≤ 1,024 bytes
+// sealed for one verifier with PIN and a 512-D int8 template.
 func TestSizes(t *testing.T) {
 	d := newDeployment(t)
 	var recips []*VerifierRecipient
@@ -203,13 +208,20 @@ func TestSizes(t *testing.T) {
 		k, _ := GenerateVerifierKey()
 		recips = append(recips, k.Recipient())
 	}
-	t.Logf("%-10s %-5s %8s %8s", "verifiers", "PIN", "binary", "text")
-	for _, n := range []int{1, 3, 10} {
-		for _, pin := range []string{"", "2468"} {
-			_, sealed := d.issue(t, d.request(), pin, recips[:n]...)
-			t.Logf("%-10d %-5v %8d %8d", n, pin != "", len(sealed), len(EncodeText(sealed)))
-			if n == 1 && pin == "" && len(sealed) > 700 {
-				t.Errorf("%d bytes sealed for one verifier, target 700", len(sealed))
+	t.Logf("%-16s %-10s %-5s %8s %8s", "template", "verifiers", "PIN", "binary", "text")
+	for _, tmpl := range []struct {
+		name string
+		dims int
+	}{{"128-D float16", 128}, {"512-D int8", 512}} {
+		req := d.request()
+		req.descs = [][]float32{syntheticVector(0.7, tmpl.dims)}
+		for _, n := range []int{1, 3, 10} {
+			for _, pin := range []string{"", "2468"} {
+				_, sealed := d.issue(t, req, pin, recips[:n]...)
+				t.Logf("%-16s %-10d %-5v %8d %8d", tmpl.name, n, pin != "", len(sealed), len(EncodeText(sealed)))
+				if n == 1 && len(sealed) > 1024 {
+					t.Errorf("%s: %d bytes sealed for one verifier (PIN %v), budget 1024", tmpl.name, len(sealed), pin != "")
+				}
 			}
 		}
 	}
@@ -235,4 +247,24 @@ func FuzzOpen(f *testing.F) {
 			t.Fatalf("accepted a reference that was never issued")
 		}
 	})
+}
+
+// stripPIN is the attack of issue 11: with the kiosk key and the
+// deployment secret (and the PIN, found offline), re-seal the signed
+// envelope without its PIN layer.
+func stripPIN(t testing.TB, d *testDeployment, sealed []byte, pin string) []byte {
+	t.Helper()
+	outer, err := ref.UnsealOuter(sealed, []age.Identity{d.verifier.id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := outer.Open(&ref.PIN{PIN: pin, Secret: d.secret.b[:]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := ref.SealV2(signed, outer.ID, []age.Recipient{d.verifier.Recipient().r}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -17,7 +18,7 @@ import (
 
 //go:generate go test -run ^TestVectors$ -generate-vectors
 
-var generateVectors = flag.Bool("generate-vectors", false, "rewrite testdata/vectors (v1 golden references)")
+var generateVectors = flag.Bool("generate-vectors", false, "rewrite testdata/vectors (golden references)")
 
 const vectorDir = "testdata/vectors"
 
@@ -40,6 +41,7 @@ type vector struct {
 	File    string `json:"file"`
 	Purpose string `json:"purpose"`
 	PIN     string `json:"pin,omitempty"`
+	AllowV1 bool   `json:"allow_v1,omitempty"` // open with OpenerConfig.AllowV1
 	WantErr string `json:"want_err,omitempty"` // sentinel name; empty: opens
 	WantID  string `json:"want_id,omitempty"`
 }
@@ -48,11 +50,11 @@ var sentinels = map[string]error{
 	"ErrMalformed": ErrMalformed, "ErrTooLarge": ErrTooLarge, "ErrAuthentication": ErrAuthentication,
 	"ErrPINRequired": ErrPINRequired, "ErrUntrustedIssuer": ErrUntrustedIssuer, "ErrExpired": ErrExpired,
 	"ErrNotYetValid": ErrNotYetValid, "ErrRevoked": ErrRevoked, "ErrPurpose": ErrPurpose,
-	"ErrModelMismatch": ErrModelMismatch,
+	"ErrModelMismatch": ErrModelMismatch, "ErrV1": ErrV1,
 }
 
-// writeVectors generates the v1 golden references: each is named after
-// what it breaks, and the manifest says how opening it must end.
+// writeVectors generates the golden references: each is named after what
+// it breaks, and the manifest says how opening it must end.
 func writeVectors(t *testing.T) {
 	d := newDeployment(t)
 	other := newDeployment(t)
@@ -80,12 +82,54 @@ func writeVectors(t *testing.T) {
 	}
 	req := d.request()
 	id, valid := d.issue(t, req, "")
-	add("valid", "a valid reference for door-main and locker", valid, "locker", "", "", &id)
+	add("valid", "a valid v2 reference for door-main and locker (128-D float16 template)", valid, "locker", "", "", &id)
+	r512 := req
+	r512.descs = [][]float32{syntheticVector(0.5, 512)}
+	id512, valid512 := d.issue(t, r512, "")
+	add("valid-512-int8", "a valid v2 reference with a 512-D int8 template", valid512, "locker", "", "", &id512)
 	pid, pinned := d.issue(t, req, "2468")
 	add("valid-pin", "a valid PIN-protected reference, PIN 2468", pinned, "door-main", "2468", "", &pid)
 	add("pin-missing", "the PIN-protected reference opened without its PIN", pinned, "door-main", "", "ErrPINRequired", nil)
 	add("pin-wrong", "the PIN-protected reference opened with PIN 1357", pinned, "door-main", "1357", "ErrAuthentication", nil)
 	add("purpose-not-allowed", "the valid reference presented for purpose vault", valid, "vault", "", "ErrPurpose", nil)
+
+	// The attack of issue 11: with the kiosk key and the deployment
+	// secret, find the PIN offline, then re-seal the signed envelope
+	// without the PIN layer. The signed body still says PIN required.
+	outer, err := ref.UnsealOuter(pinned, []age.Identity{d.verifier.id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := outer.Open(&ref.PIN{PIN: "2468", Secret: d.secret.b[:]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stripped, err := ref.SealV2(signed, outer.ID, []age.Recipient{d.verifier.Recipient().r}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	add("pin-stripped", "the PIN reference's signed envelope re-sealed without the PIN layer (signed body says PIN required)", stripped, "door-main", "", "ErrAuthentication", nil)
+	// And the reverse: a PIN layer added to a reference issued without.
+	outer, _ = ref.UnsealOuter(valid, []age.Identity{d.verifier.id})
+	signedPlain, _ := outer.Open(nil)
+	added, err := ref.SealV2(signedPlain, outer.ID, []age.Recipient{d.verifier.Recipient().r}, &ref.PIN{PIN: "0000", Secret: d.secret.b[:]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	add("pin-added", "a reference issued without PIN re-sealed under a PIN layer (PIN given)", added, "locker", "0000", "ErrAuthentication", nil)
+	var otherID [16]byte
+	otherID[0] = 0x42
+	swapped, err := ref.SealV2(signedPlain, otherID[:], []age.Recipient{d.verifier.Recipient().r}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	add("id-swapped", "the container claims another reference ID than the signed body (to dodge the lockout)", swapped, "locker", "", "ErrAuthentication", nil)
+	// Another deployment's reference, by the same (trusted) issuer, sealed
+	// to this verifier: the body's deployment ID is not ours.
+	od := *d
+	od.secret = other.secret
+	_, otherDep := od.issue(t, req, "")
+	add("other-deployment", "issued by the trusted issuer for another deployment, sealed to this verifier", otherDep, "locker", "", "ErrAuthentication", nil)
 
 	r := req
 	r.issuedAt, r.expiresAt = d.now.Add(-48*time.Hour), d.now.Add(-time.Second)
@@ -109,39 +153,96 @@ func writeVectors(t *testing.T) {
 
 	// Signed, then altered, then sealed: the seal is fine, the signature
 	// is not.
+	var bid [16]byte
 	body := mustBody(t, d, req, nil)
-	signed, err := ref.Sign(body, d.issuer.Public().ID(), d.issuer.priv)
+	signed, err = ref.SignV2(body, d.issuer.Public().ID(), d.issuer.priv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	signed[len(signed)-1] ^= 1
-	add("bad-signature", "last signature byte flipped before sealing", mustSeal(t, d, signed), "locker", "", "ErrAuthentication", nil)
-	// Correctly signed, but the body breaks v1: strict parsing after
+	add("bad-signature", "last signature byte flipped before sealing", mustSeal(t, d, signed, bid), "locker", "", "ErrAuthentication", nil)
+	// A v1 signature over a v2 body: the external AAD differs.
+	signed, _ = ref.Sign(body, d.issuer.Public().ID(), d.issuer.priv)
+	add("v1-signature-on-v2", "a v2 body signed with the v1 external AAD", mustSeal(t, d, signed, bid), "locker", "", "ErrAuthentication", nil)
+	// Correctly signed, but the body breaks v2: strict parsing after
 	// authentication still refuses it.
-	body = mustBody(t, d, req, func(m map[int]any) { m[11] = "extension" })
-	signed, _ = ref.Sign(body, d.issuer.Public().ID(), d.issuer.priv)
-	add("body-unknown-key", "authentic, but the body has a key v1 does not define", mustSeal(t, d, signed), "locker", "", "ErrMalformed", nil)
+	body = mustBody(t, d, req, func(m map[int]any) { m[13] = "extension" })
+	signed, _ = ref.SignV2(body, d.issuer.Public().ID(), d.issuer.priv)
+	add("body-unknown-key", "authentic, but the body has a key v2 does not define", mustSeal(t, d, signed, bid), "locker", "", "ErrMalformed", nil)
 	body = mustBody(t, d, req, func(m map[int]any) { m[4] = uint32(0xdeadbeef) })
-	signed, _ = ref.Sign(body, d.issuer.Public().ID(), d.issuer.priv)
-	add("body-issuer-mismatch", "authentic, but the body names another issuer key", mustSeal(t, d, signed), "locker", "", "ErrMalformed", nil)
+	signed, _ = ref.SignV2(body, d.issuer.Public().ID(), d.issuer.priv)
+	add("body-issuer-mismatch", "authentic, but the body names another issuer key", mustSeal(t, d, signed, bid), "locker", "", "ErrMalformed", nil)
+	body = mustBody(t, d, req, func(m map[int]any) { m[9] = map[int]any{1: 2, 2: 512, 3: make([]byte, 516)} })
+	signed, _ = ref.SignV2(body, d.issuer.Public().ID(), d.issuer.priv)
+	add("template-int8-zero-scale", "authentic, but the int8 template's scale is 0", mustSeal(t, d, signed, bid), "locker", "", "ErrMalformed", nil)
 
-	bad := append([]byte("OFR2"), valid[4:]...)
-	add("bad-intro", "container intro OFR2", bad, "locker", "", "ErrMalformed", nil)
+	bad := append([]byte("OFR3"), valid[4:]...)
+	add("bad-intro", "container intro OFR3", bad, "locker", "", "ErrMalformed", nil)
 	flags := append([]byte{}, valid...)
 	flags[4] |= 1
 	add("flags-pin-forged", "PIN flag set on a reference without PIN (PIN given)", flags, "locker", "0000", "ErrAuthentication", nil)
 	add("truncated", "last byte missing", valid[:len(valid)-1], "locker", "", "ErrAuthentication", nil)
 
+	// Version 1: refused unless the opener opts in; with the opt-in, the
+	// v1 weakness (a strippable PIN) is still there, and pinned here.
+	v1id, v1 := issueV1(t, d, req, nil)
+	add("v1-without-opt-in", "a valid v1 reference, opener without AllowV1", v1, "locker", "", "ErrV1", nil)
+	add("v1-with-opt-in", "the same v1 reference, opener with AllowV1", v1, "locker", "", "", &v1id)
+	vs[len(vs)-1].AllowV1 = true
+	_, v1pinned := issueV1(t, d, req, &ref.PIN{PIN: "2468", Secret: d.secret.b[:]})
+	v1signed, err := ref.Unseal(v1pinned, []age.Identity{d.verifier.id}, &ref.PIN{PIN: "2468", Secret: d.secret.b[:]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1stripped, _ := ref.Seal(v1signed, []age.Recipient{d.verifier.Recipient().r}, nil)
+	add("v1-pin-stripped-with-opt-in", "WEAKNESS OF v1, kept visible: a stripped v1 PIN reference opens without PIN under AllowV1", v1stripped, "locker", "", "", &v1id)
+	vs[len(vs)-1].WantID = ""
+	vs[len(vs)-1].AllowV1 = true
+
 	writeJSON(t, filepath.Join(vectorDir, "keys.json"), keys)
 	writeJSON(t, filepath.Join(vectorDir, "vectors.json"), vs)
 }
 
-func mustBody(t *testing.T, d *testDeployment, req issueRequest, edit func(map[int]any)) []byte {
+// issueV1 makes a version 1 reference with the v1 code that stays in
+// internal/ref for reading v1.
+func issueV1(t *testing.T, d *testDeployment, req issueRequest, pin *ref.PIN) (ReferenceID, []byte) {
 	t.Helper()
-	enc, _ := ref.EncodeDescriptors(req.descs)
-	b := &ref.Body{Version: 1, ID: make([]byte, 16), Subject: req.subject[:], IssuerKeyID: d.issuer.Public().ID(),
+	var id ReferenceID
+	rand.Read(id[:])
+	var arr [ref.DescriptorDims]float32
+	copy(arr[:], req.descs[0])
+	enc, err := ref.EncodeDescriptors([][ref.DescriptorDims]float32{arr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &ref.Body{Version: 1, ID: id[:], Subject: req.subject[:], IssuerKeyID: d.issuer.Public().ID(),
 		IssuedAt: req.issuedAt.Unix(), ExpiresAt: req.expiresAt.Unix(), Purposes: req.purposes, ModelID: req.model[:],
 		Descriptors: enc, Quality: ref.Quality{Photos: 1, MinFacePx: 120}}
+	raw, err := b.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := ref.Sign(raw, d.issuer.Public().ID(), d.issuer.priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := ref.Seal(signed, []age.Recipient{d.verifier.Recipient().r}, pin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id, sealed
+}
+
+func mustBody(t *testing.T, d *testDeployment, req issueRequest, edit func(map[int]any)) []byte {
+	t.Helper()
+	tmpl, err := ref.EncodeTemplate(ref.EncodingFloat16, req.descs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dep, _ := ref.DeploymentID(d.secret.b[:])
+	b := &ref.BodyV2{Version: 2, ID: make([]byte, 16), Subject: req.subject[:], IssuerKeyID: d.issuer.Public().ID(),
+		IssuedAt: req.issuedAt.Unix(), ExpiresAt: req.expiresAt.Unix(), Purposes: req.purposes, ModelID: req.model[:],
+		Template: tmpl, Quality: ref.Quality{Photos: 1, MinFacePx: 120}, Deployment: dep}
 	raw, err := b.Marshal()
 	if err != nil || edit == nil {
 		return raw
@@ -154,9 +255,9 @@ func mustBody(t *testing.T, d *testDeployment, req issueRequest, edit func(map[i
 	return out
 }
 
-func mustSeal(t *testing.T, d *testDeployment, signed []byte) []byte {
+func mustSeal(t *testing.T, d *testDeployment, signed []byte, id [16]byte) []byte {
 	t.Helper()
-	sealed, err := ref.Seal(signed, []age.Recipient{d.verifier.Recipient().r}, nil)
+	sealed, err := ref.SealV2(signed, id[:], []age.Recipient{d.verifier.Recipient().r}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +284,8 @@ func readJSON(t *testing.T, path string, v any) {
 	}
 }
 
-// TestVectors opens every committed v1 golden reference and checks how it
+// TestVectors opens every committed golden reference (v2, and v1 with and
+// without the opt-in) and checks how it
 // ends: this pins the v1 bytes (any format change breaks them) and each
 // failure's sentinel.
 func TestVectors(t *testing.T) {
@@ -194,7 +296,7 @@ func TestVectors(t *testing.T) {
 	var vs []vector
 	readJSON(t, filepath.Join(vectorDir, "keys.json"), &keys)
 	readJSON(t, filepath.Join(vectorDir, "vectors.json"), &vs)
-	if len(vs) < 15 {
+	if len(vs) < 25 {
 		t.Fatalf("only %d vectors", len(vs))
 	}
 	ik, err := ParseIssuerKey(keys.Issuer)
@@ -215,10 +317,14 @@ func TestVectors(t *testing.T) {
 	}
 	now, _ := time.Parse(time.RFC3339, keys.Now)
 	revoked, _ := ParseReferenceID(keys.Revoked)
-	o, err := NewOpener(OpenerConfig{Issuers: []*IssuerPublicKey{ik.Public()}, Keys: []*VerifierKey{vk}, Secret: secret,
-		Revoked: RevocationSet{revoked: {}}, ModelID: model, Clock: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
+	openers := map[bool]*Opener{}
+	for _, allow := range []bool{false, true} {
+		o, err := NewOpener(OpenerConfig{Issuers: []*IssuerPublicKey{ik.Public()}, Keys: []*VerifierKey{vk}, Secret: secret,
+			Revoked: RevocationSet{revoked: {}}, ModelID: model, Clock: func() time.Time { return now }, AllowV1: allow})
+		if err != nil {
+			t.Fatal(err)
+		}
+		openers[allow] = o
 	}
 	for _, v := range vs {
 		t.Run(v.Name, func(t *testing.T) {
@@ -227,12 +333,12 @@ func TestVectors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r, err := o.Open([]byte(strings.TrimSpace(string(raw))), v.Purpose, v.PIN)
+			r, err := openers[v.AllowV1].Open([]byte(strings.TrimSpace(string(raw))), v.Purpose, v.PIN)
 			if v.WantErr == "" {
 				if err != nil {
 					t.Fatalf("%s: %v", v.Desc, err)
 				}
-				if r.ID().String() != v.WantID {
+				if v.WantID != "" && r.ID().String() != v.WantID {
 					t.Fatalf("ID %s, want %s", r.ID(), v.WantID)
 				}
 				return

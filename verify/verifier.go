@@ -5,14 +5,16 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"image"
 	"log/slog"
 	"math"
-	"sync"
+	"strings"
 	"time"
 
 	"github.com/oneface/oneface/audit"
 	"github.com/oneface/oneface/internal/calib"
 	"github.com/oneface/oneface/internal/facerec"
+	"github.com/oneface/oneface/internal/state"
 )
 
 // AuditLog is where decisions are recorded before they are returned;
@@ -36,18 +38,27 @@ const LivenessNone Liveness = "none"
 // in brackets.
 type Policy struct {
 	// TargetFMR is the false-match rate the threshold is chosen for, from
-	// the calibration table of the engine's model [1e-3]. A target the
-	// table does not support makes New fail.
+	// the calibration table of the engine's model [1e-3]. It must be one
+	// of the table's calibrated targets (1e-2, 1e-3, 1e-4, 1e-5 for the
+	// shipped dlib model): New fails for any other value, never rounding
+	// it to a neighbouring one.
 	TargetFMR float64
 	// Notices maps the privacy-notice versions this kiosk shows to the
 	// SHA-256 of their text; consent must name one and its hash.
 	Notices map[string][32]byte
 	// ConsentMaxAge is how old a consent may be [2 minutes].
 	ConsentMaxAge time.Duration
-	// MaxFailures no-match decisions for one reference within
-	// LockoutWindow lock it out [5 within 15 minutes].
+	// MaxFailures attempts for one reference within LockoutWindow lock it
+	// out [5 within 15 minutes, at most 64]. An attempt is a wrong PIN or
+	// a comparison that did not match; it is recorded durably before the
+	// PIN is derived or the face compared.
 	MaxFailures   int
 	LockoutWindow time.Duration
+	// UnsealPerMinute bounds the references this kiosk unseals per minute
+	// (a durable token bucket of that many tokens, refilled evenly), so a
+	// flood of blobs sealed to the kiosk's public recipient cannot keep it
+	// busy [30].
+	UnsealPerMinute int
 	// MaxFrames per request [10].
 	MaxFrames int
 	// Capture quality limits [72 px wide; sharpness 15; brightness
@@ -83,6 +94,9 @@ func (p Policy) withDefaults() Policy {
 	if p.LockoutWindow == 0 {
 		p.LockoutWindow = 15 * time.Minute
 	}
+	if p.UnsealPerMinute == 0 {
+		p.UnsealPerMinute = 30
+	}
 	if p.MaxFrames == 0 {
 		p.MaxFrames = 10
 	}
@@ -102,21 +116,36 @@ type Consent struct {
 	GivenAt       time.Time // when the person consented
 }
 
-// ConsentReceipt binds a consent to the reference it was used with. The
-// audit receipt in the same Decision proves it was recorded.
+// ConsentReceipt binds a consent to the reference it was used with.
+// Statement is the same, signed by the kiosk (see [ConsentStatement]):
+// anyone with the kiosk's public key checks it offline with
+// [CheckConsentStatement]. The audit receipt in the same Decision proves
+// the decision was recorded.
 type ConsentReceipt struct {
 	ReferenceID ReferenceID
 	Purpose     string
 	NoticeHash  [32]byte
 	Nonce       [16]byte
 	GivenAt     time.Time
+	Statement   []byte // signed note; see ConsentStatement
+}
+
+// Frame is one live camera frame: either decoded pixels (Image, passed to
+// the engine without a JPEG round trip) or JPEG/PNG bytes (Encoded) —
+// exactly one of them — and when the camera captured it. A frame with
+// both or neither is refused as unreadable. The caller owns the pixels
+// and bytes (oneface does not wipe them).
+type Frame struct {
+	Image      image.Image
+	Encoded    []byte
+	CapturedAt time.Time
 }
 
 // Request is one verification.
 type Request struct {
-	Reference []byte   // binary or text form, as presented
-	PIN       string   // for PIN-protected references
-	Frames    [][]byte // 1..MaxFrames live JPEG/PNG frames, in capture order
+	Reference []byte  // binary or text form, as presented
+	PIN       string  // for PIN-protected references
+	Frames    []Frame // 1..MaxFrames live frames, in capture order
 	Consent   *Consent
 	Purpose   string
 }
@@ -142,8 +171,8 @@ type Decision struct {
 	ReferenceID ReferenceID
 	// Receipt is the audit receipt of this decision, for the person.
 	Receipt []byte
-	// Consent binds the consent used to the reference (nil if refused
-	// before consent was checked).
+	// Consent binds the consent used to the reference, signed by the
+	// kiosk (nil if refused before the consent was accepted).
 	Consent *ConsentReceipt
 	// Distance and Threshold are set only under Policy.ExposeDistance.
 	Distance, Threshold float64
@@ -164,12 +193,14 @@ const (
 	ReasonReferenceModel        Reason = "reference_model_mismatch"
 	ReasonReferencePurpose      Reason = "reference_purpose"
 	ReasonReferenceUncalibrated Reason = "reference_uncalibrated"
+	ReasonReferenceV1           Reason = "reference_v1"
 	ReasonConsentMissing        Reason = "consent_missing"
 	ReasonConsentPurpose        Reason = "consent_purpose"
 	ReasonConsentNotice         Reason = "consent_notice"
 	ReasonConsentStale          Reason = "consent_stale"
 	ReasonConsentReplayed       Reason = "consent_replayed"
 	ReasonLockedOut             Reason = "locked_out"
+	ReasonRateLimited           Reason = "rate_limited"
 	ReasonNoFrames              Reason = "no_frames"
 	ReasonTooManyFrames         Reason = "too_many_frames"
 	ReasonBlurry                Reason = "blurry"
@@ -182,24 +213,31 @@ type VerifierConfig struct {
 	Engine *Engine
 	Opener *Opener
 	Audit  AuditLog
-	Policy Policy
-	Clock  func() time.Time // default time.Now
-	Logger *slog.Logger
-	calib  *calib.Table // tests
-	onWipe func(owned [][]float32)
+	// State is the kiosk's durable state (consent nonces, lockout,
+	// withdrawals, revocations, unseal budget). Required: a verifier that
+	// forgets them on restart is the bug this replaces.
+	State *State
+	// KioskKey signs the consent statements. Required.
+	KioskKey *KioskKey
+	Policy   Policy
+	Clock    func() time.Time // default time.Now
+	Logger   *slog.Logger
+
+	calib   *calib.Table // tests
+	onWipe  func(owned [][]float32)
+	analyze func(context.Context, Frame) (*facerec.Analysis, error) // tests: count or fake engine calls
+	model   *ModelID                                                // tests: with a fake analyze
 }
 
 // Verifier makes consented 1:1 decisions. It is safe for concurrent use.
 type Verifier struct {
 	c          VerifierConfig
 	p          Policy
+	model      ModelID
 	thresholds map[int]float64 // by enrolment photo count
 	log        *slog.Logger
-
-	mu       sync.Mutex
-	nonces   map[[16]byte]time.Time
-	failures map[ReferenceID][]time.Time
-	revoked  RevocationSet
+	st         *state.Store
+	analyze    func(context.Context, Frame) (*facerec.Analysis, error)
 }
 
 // ErrPolicy is returned by New for a policy it cannot honour.
@@ -209,8 +247,8 @@ var ErrPolicy = errors.New("verify: policy cannot be honoured")
 // target FMR from the calibration table of the engine's model, and returns
 // a Verifier.
 func New(c VerifierConfig) (*Verifier, error) {
-	if c.Engine == nil || c.Opener == nil || c.Audit == nil {
-		return nil, errors.New("verify: a verifier needs an engine, an opener and an audit log")
+	if (c.Engine == nil && c.analyze == nil) || c.Opener == nil || c.Audit == nil || c.State == nil || c.KioskKey == nil {
+		return nil, errors.New("verify: a verifier needs an engine, an opener, an audit log, a state file and a kiosk key")
 	}
 	p := c.Policy.withDefaults()
 	if p.Liveness != LivenessNone {
@@ -219,8 +257,20 @@ func New(c VerifierConfig) (*Verifier, error) {
 	if len(p.Notices) == 0 {
 		return nil, fmt.Errorf("%w: no privacy notice: consent cannot be checked", ErrPolicy)
 	}
-	if c.Opener.model != c.Engine.ModelID() {
-		return nil, fmt.Errorf("%w: opener expects model %s, engine runs %s", ErrPolicy, c.Opener.model, c.Engine.ModelID())
+	if p.MaxFailures < 1 || p.MaxFailures > state.MaxAttempts || p.LockoutWindow < 0 || p.UnsealPerMinute < 0 {
+		return nil, fmt.Errorf("%w: lockout of %d failures in %s, %d unseals a minute", ErrPolicy, p.MaxFailures, p.LockoutWindow, p.UnsealPerMinute)
+	}
+	v := &Verifier{c: c, p: p, thresholds: map[int]float64{}, st: c.State.s, analyze: c.analyze}
+	if c.Engine != nil {
+		v.model = c.Engine.ModelID()
+		if v.analyze == nil {
+			v.analyze = c.Engine.analyzeFrame
+		}
+	} else {
+		v.model = *c.model
+	}
+	if c.Opener.model != v.model {
+		return nil, fmt.Errorf("%w: opener expects model %s, engine runs %s", ErrPolicy, c.Opener.model, v.model)
 	}
 	tab := c.calib
 	if tab == nil {
@@ -229,19 +279,21 @@ func New(c VerifierConfig) (*Verifier, error) {
 			return nil, err
 		}
 	}
-	v := &Verifier{c: c, p: p, thresholds: map[int]float64{}, nonces: map[[16]byte]time.Time{},
-		failures: map[ReferenceID][]time.Time{}, revoked: RevocationSet{}}
 	for photos := 1; photos <= maxEnrollPhotos; photos++ {
-		e, err := tab.Lookup(c.Engine.ModelID().String(), photos, p.TargetFMR)
+		e, err := tab.Lookup(v.model.String(), photos, p.TargetFMR)
 		switch {
+		case err == nil && e.TargetFMR != p.TargetFMR:
+			// Never clamp: a target between calibrated points would
+			// silently run at another false-match rate.
+			return nil, fmt.Errorf("%w: FMR %g is not a calibrated target for model %s (%s)", ErrPolicy, p.TargetFMR, v.model, calibratedTargets(tab, v.model.String(), photos))
 		case err == nil:
 			v.thresholds[photos] = e.Threshold
 		case errors.Is(err, calib.ErrUnsupported):
-			return nil, fmt.Errorf("%w: %v", ErrPolicy, err)
+			return nil, fmt.Errorf("%w: %v (%s)", ErrPolicy, err, calibratedTargets(tab, v.model.String(), photos))
 		}
 	}
 	if _, ok := v.thresholds[1]; !ok {
-		return nil, fmt.Errorf("%w: model %s is not calibrated", ErrPolicy, c.Engine.ModelID())
+		return nil, fmt.Errorf("%w: model %s is not calibrated", ErrPolicy, v.model)
 	}
 	if v.c.Clock == nil {
 		v.c.Clock = time.Now
@@ -253,10 +305,19 @@ func New(c VerifierConfig) (*Verifier, error) {
 	return v, nil
 }
 
-func (v *Verifier) withdrawn(id ReferenceID) bool {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.revoked.Revoked(id)
+func calibratedTargets(tab *calib.Table, model string, photos int) string {
+	var ts []string
+	for _, m := range tab.Models {
+		if m.ModelID != model {
+			continue
+		}
+		for _, e := range m.Entries {
+			if e.Photos == photos {
+				ts = append(ts, fmt.Sprintf("%g", e.TargetFMR))
+			}
+		}
+	}
+	return "calibrated: " + strings.Join(ts, ", ")
 }
 
 var openReasons = []struct {
@@ -272,72 +333,160 @@ var openReasons = []struct {
 	{ErrRevoked, ReasonReferenceRevoked, false},
 	{ErrModelMismatch, ReasonReferenceModel, false},
 	{ErrPurpose, ReasonReferencePurpose, false},
+	{ErrV1, ReasonReferenceV1, false},
 	{ErrMalformed, ReasonReferenceMalformed, false},
 	{ErrTooLarge, ReasonReferenceMalformed, false},
 }
 
-// Verify runs the pipeline — reference, consent, lockout, capture quality,
-// comparison at the calibrated threshold — records the outcome in the
-// audit log, wipes the live data it owns, and returns the decision.
+func openReason(err error) (FrameReason, bool) {
+	for _, o := range openReasons {
+		if errors.Is(err, o.err) {
+			return FrameReason{o.reason, o.retry, -1}, true
+		}
+	}
+	return FrameReason{}, false
+}
+
+// legacyPINLock is the lockout key every v1 PIN attempt shares: a v1
+// container does not say which reference it is before its PIN layer is
+// open.
+var legacyPINLock = ReferenceID{0x6f, 0x6e, 0x65, 0x66, 0x61, 0x63, 0x65, 0x2d, 0x76, 0x31, 0x2d, 0x70, 0x69, 0x6e}
+
+// Verify runs the pipeline and records the outcome in the audit log, wipes
+// the live data it owns, and returns the decision. In order, cheap
+// refusals first:
+//
+//  1. the kiosk's unseal budget (Policy.UnsealPerMinute);
+//  2. the reference's age layer;
+//  3. for a PIN-protected reference: the consent's purpose, notice and
+//     age; then, in one state transaction, revocation and withdrawal, the
+//     consent nonce and the lockout, recording the nonce and the attempt;
+//     only then the PIN layer (Argon2id, one at a time per Opener) and
+//     the rest of opening — a wrong PIN leaves the attempt as a failure;
+//  4. without a PIN: the rest of opening (signature, bindings, expiry,
+//     model, purpose), the consent checks, then the same transaction;
+//  5. capture quality, frame by frame; one comparison at the calibrated
+//     threshold; the audit append; then, for a match, the attempt and
+//     earlier failures are cleared. A refusal before any comparison
+//     releases the attempt, unless the PIN was wrong.
+//
+// Because the attempt is durable before the PIN is tried or the face
+// compared, neither concurrent calls nor a crash can give an attacker
+// more than MaxFailures tries in a window.
 //
 // It returns an error, and never a match, when no decision could be made:
-// the audit entry could not be made durable, the context ended, or the
-// engine failed. Refusals are decisions (Refused, with Reasons), and are
-// audited too.
+// the audit entry or the state could not be made durable, the context
+// ended, or the engine failed. Refusals are decisions (Refused, with
+// Reasons), and are audited too.
 func (v *Verifier) Verify(ctx context.Context, req Request) (*Decision, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	now := v.c.Clock()
 	d := &Decision{}
-	entry := audit.Entry{Time: now, Kind: audit.KindVerify, Purpose: tokenOr(req.Purpose), Decision: audit.DecisionRefused, ModelID: v.c.Engine.ModelID().String()}
+	entry := audit.Entry{Time: now, Kind: audit.KindVerify, Purpose: tokenOr(req.Purpose), Decision: audit.DecisionRefused, ModelID: v.model.String()}
 
-	// 1. The reference, with all its checks.
-	r, err := v.c.Opener.Open(req.Reference, req.Purpose, req.PIN)
+	// 1. The kiosk's unseal budget.
+	ok, err := v.st.TakeToken(now, float64(v.p.UnsealPerMinute)/60, v.p.UnsealPerMinute)
 	if err != nil {
-		for _, o := range openReasons {
-			if errors.Is(err, o.err) {
-				return v.refuse(ctx, d, entry, nil, FrameReason{o.reason, o.retry, -1})
-			}
+		return nil, err
+	}
+	if !ok {
+		return v.refuse(ctx, d, entry, nil, FrameReason{ReasonRateLimited, true, -1})
+	}
+	// 2. The age layer.
+	outer, err := v.c.Opener.unseal(req.Reference, req.PIN != "")
+	if err != nil {
+		if fr, ok := openReason(err); ok {
+			return v.refuse(ctx, d, entry, nil, fr)
 		}
 		return nil, err
 	}
-	defer r.Wipe()
-	if v.withdrawn(r.ID()) {
-		return v.refuse(ctx, d, entry, nil, FrameReason{ReasonReferenceRevoked, false, -1})
+	defer v.c.Opener.wipeOuter(outer)
+
+	var r *Reference
+	var res state.Reservation
+	if outer.PIN {
+		// 3. PIN: every cheaper refusal first, then count the attempt,
+		// then Argon2.
+		if reason := v.checkConsent(req, now); reason != "" {
+			return v.refuse(ctx, d, entry, nil, FrameReason{reason, reason == ReasonConsentStale || reason == ReasonConsentMissing, -1})
+		}
+		lock := legacyPINLock
+		if outer.Version == 2 {
+			copy(lock[:], outer.ID)
+		}
+		var fr *FrameReason
+		if res, fr, err = v.reserve(lock, req.Consent, now); err != nil {
+			return nil, err
+		} else if fr != nil {
+			return v.refuse(ctx, d, entry, nil, *fr)
+		}
+		if r, err = v.c.Opener.open(outer, req.Purpose, req.PIN); err != nil {
+			fr, ok := openReason(err)
+			if !ok {
+				return nil, err
+			}
+			if !errors.Is(err, ErrAuthentication) {
+				// The PIN was right; the reference is refused for
+				// another reason: no failed attempt.
+				if err := v.st.Release(res); err != nil {
+					return nil, err
+				}
+			}
+			return v.refuse(ctx, d, entry, nil, fr)
+		}
+		defer r.Wipe()
+		if blocked, err := v.c.State.Blocked(r.ID()); err != nil {
+			return nil, err
+		} else if blocked { // v1: the lock key was not the reference's
+			return v.refuse(ctx, d, entry, nil, FrameReason{ReasonReferenceRevoked, false, -1})
+		}
+	} else {
+		// 4. No PIN: opening is cheap.
+		if r, err = v.c.Opener.open(outer, req.Purpose, ""); err != nil {
+			if fr, ok := openReason(err); ok {
+				return v.refuse(ctx, d, entry, nil, fr)
+			}
+			return nil, err
+		}
+		defer r.Wipe()
+		if reason := v.checkConsent(req, now); reason != "" {
+			personal := &audit.Personal{ReferenceID: r.ID(), Subject: r.Subject(), Notice: "-"}
+			if req.Consent != nil {
+				personal.ConsentID = req.Consent.Nonce
+			}
+			d.ReferenceID = r.ID()
+			return v.refuse(ctx, d, entry, personal, FrameReason{reason, reason == ReasonConsentStale || reason == ReasonConsentMissing, -1})
+		}
+		var fr *FrameReason
+		if res, fr, err = v.reserve(r.ID(), req.Consent, now); err != nil {
+			return nil, err
+		} else if fr != nil {
+			d.ReferenceID = r.ID()
+			personal := &audit.Personal{ReferenceID: r.ID(), Subject: r.Subject(), ConsentID: req.Consent.Nonce, Notice: req.Consent.NoticeVersion}
+			return v.refuse(ctx, d, entry, personal, *fr)
+		}
 	}
 	d.ReferenceID = r.ID()
-	personal := &audit.Personal{ReferenceID: r.ID(), Subject: r.Subject(), Notice: "-"}
-
-	// 2. Consent: no biometric processing without it.
-	if reason := v.checkConsent(req, now); reason != "" {
-		if req.Consent != nil {
-			personal.ConsentID = req.Consent.Nonce
-		}
-		return v.refuse(ctx, d, entry, personal, FrameReason{reason, reason == ReasonConsentStale || reason == ReasonConsentMissing, -1})
-	}
 	c := req.Consent
-	personal.ConsentID, personal.Notice = c.Nonce, c.NoticeVersion
+	personal := &audit.Personal{ReferenceID: r.ID(), Subject: r.Subject(), ConsentID: c.Nonce, Notice: c.NoticeVersion}
 	d.Consent = &ConsentReceipt{ReferenceID: r.ID(), Purpose: c.Purpose, NoticeHash: c.NoticeHash, Nonce: c.Nonce, GivenAt: c.GivenAt}
 
-	// 3. Lockout.
-	if v.lockedOut(r.ID(), now) {
-		return v.refuse(ctx, d, entry, personal, FrameReason{ReasonLockedOut, false, -1})
-	}
+	// 5. Capture quality, frame by frame; the subject's descriptor.
 	threshold, ok := v.thresholds[r.EnrollQuality().Photos]
 	if !ok {
+		if err := v.st.Release(res); err != nil {
+			return nil, err
+		}
 		return v.refuse(ctx, d, entry, personal, FrameReason{ReasonReferenceUncalibrated, false, -1})
 	}
-
-	// 4. Capture quality, frame by frame; 5. the subject's descriptor.
 	live, reasons, err := v.bestFrame(ctx, req.Frames)
 	var owned [][]float32
 	if live != nil {
 		owned = append(owned, live.Descriptor[:])
 	}
-	for i := range r.descs {
-		owned = append(owned, r.descs[i][:])
-	}
+	owned = append(owned, r.descs...)
 	defer func() {
 		if v.c.onWipe != nil {
 			v.c.onWipe(owned)
@@ -347,14 +496,20 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Decision, error) {
 		}
 	}()
 	if err != nil {
+		if rerr := v.st.Release(res); rerr != nil {
+			return nil, errors.Join(err, rerr)
+		}
 		return nil, err
 	}
 	if live == nil {
+		if err := v.st.Release(res); err != nil {
+			return nil, err
+		}
 		return v.refuse(ctx, d, entry, personal, reasons...)
 	}
 
 	// 6. Distance at the calibrated threshold.
-	dist := r.distance(&live.Descriptor)
+	dist := r.distance(live.Descriptor[:])
 	match := dist < threshold
 	if v.p.ExposeDistance {
 		d.Distance, d.Threshold = dist, threshold
@@ -366,19 +521,55 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Decision, error) {
 		entry.Reason, entry.Decision = string(ReasonOK), audit.DecisionMatch
 	}
 
-	// 7. Audit, fail closed.
+	// 7. Audit, fail closed; the attempt stays a failure unless matched.
 	a, err := v.c.Audit.Append(ctx, entry, personal)
 	if err != nil {
 		return nil, fmt.Errorf("verify: decision not recorded, so not given: %w", err)
 	}
-	v.recordOutcome(r.ID(), match, now)
+	if match {
+		if err := v.st.Succeeded(res); err != nil {
+			return nil, fmt.Errorf("verify: match recorded, but the lockout state could not be updated: %w", err)
+		}
+	}
 	d.Match, d.Receipt = match, a.Receipt
 	if match {
 		d.Reasons = append(d.Reasons, FrameReason{ReasonOK, false, -1})
 	} else {
 		d.Reasons = append(d.Reasons, FrameReason{ReasonNoMatch, true, -1})
 	}
+	if err := v.signConsent(d, c, string(entry.Decision), Reason(entry.Reason)); err != nil {
+		return nil, err
+	}
 	return d, nil
+}
+
+// reserve runs the state transaction of Verify: blocked, replayed, locked
+// out, or the attempt recorded.
+func (v *Verifier) reserve(id ReferenceID, c *Consent, now time.Time) (state.Reservation, *FrameReason, error) {
+	res, out, err := v.st.Reserve(id, c.Nonce, c.GivenAt.Add(v.p.ConsentMaxAge+ClockSkew), now, v.p.LockoutWindow, v.p.MaxFailures)
+	if err != nil {
+		return res, nil, err
+	}
+	switch out {
+	case state.Blocked:
+		return res, &FrameReason{ReasonReferenceRevoked, false, -1}, nil
+	case state.Replayed:
+		return res, &FrameReason{ReasonConsentReplayed, false, -1}, nil
+	case state.LockedOut:
+		return res, &FrameReason{ReasonLockedOut, false, -1}, nil
+	}
+	return res, nil, nil
+}
+
+func (v *Verifier) signConsent(d *Decision, c *Consent, decision string, reason Reason) error {
+	st := &ConsentStatement{ReferenceID: d.ReferenceID, Purpose: c.Purpose, NoticeVersion: c.NoticeVersion, NoticeHash: c.NoticeHash,
+		Nonce: c.Nonce, GivenAt: c.GivenAt, Decision: decision, Reason: reason}
+	signed, err := signConsent(st, v.c.KioskKey.signer)
+	if err != nil {
+		return fmt.Errorf("verify: consent statement: %w", err)
+	}
+	d.Consent.Statement = signed
+	return nil
 }
 
 func tokenOr(s string) string {
@@ -405,6 +596,8 @@ func (v *Verifier) refuse(ctx context.Context, d *Decision, e audit.Entry, p *au
 	return d, nil
 }
 
+// checkConsent runs the stateless consent checks; the nonce is checked
+// and recorded in the state transaction.
 func (v *Verifier) checkConsent(req Request, now time.Time) Reason {
 	c := req.Consent
 	if c == nil {
@@ -419,45 +612,7 @@ func (v *Verifier) checkConsent(req Request, now time.Time) Reason {
 	if c.GivenAt.After(now.Add(ClockSkew)) || now.Sub(c.GivenAt) > v.p.ConsentMaxAge {
 		return ReasonConsentStale
 	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	for n, t := range v.nonces { // forget nonces too old to be accepted anyway
-		if now.Sub(t) > v.p.ConsentMaxAge+ClockSkew {
-			delete(v.nonces, n)
-		}
-	}
-	if _, seen := v.nonces[c.Nonce]; seen {
-		return ReasonConsentReplayed
-	}
-	v.nonces[c.Nonce] = c.GivenAt
 	return ""
-}
-
-func (v *Verifier) lockedOut(id ReferenceID, now time.Time) bool {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	var recent []time.Time
-	for _, t := range v.failures[id] {
-		if now.Sub(t) < v.p.LockoutWindow {
-			recent = append(recent, t)
-		}
-	}
-	if len(recent) == 0 {
-		delete(v.failures, id)
-	} else {
-		v.failures[id] = recent
-	}
-	return len(recent) >= v.p.MaxFailures
-}
-
-func (v *Verifier) recordOutcome(id ReferenceID, match bool, now time.Time) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if match {
-		delete(v.failures, id)
-	} else {
-		v.failures[id] = append(v.failures[id], now)
-	}
 }
 
 // bestFrame runs the quality gate on every frame and returns the good
@@ -465,7 +620,7 @@ func (v *Verifier) recordOutcome(id ReferenceID, match bool, now time.Time) {
 // comparison keeps the decision at the calibrated false-match rate (the
 // minimum over several frames would multiply it); the other frames are
 // where liveness will look.
-func (v *Verifier) bestFrame(ctx context.Context, frames [][]byte) (*facerec.Face, []FrameReason, error) {
+func (v *Verifier) bestFrame(ctx context.Context, frames []Frame) (*facerec.Face, []FrameReason, error) {
 	switch {
 	case len(frames) == 0:
 		return nil, []FrameReason{{ReasonNoFrames, true, -1}}, nil
@@ -478,7 +633,11 @@ func (v *Verifier) bestFrame(ctx context.Context, frames [][]byte) (*facerec.Fac
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
 		}
-		a, err := v.c.Engine.e.Analyze(ctx, facerec.Bytes(fr))
+		if (fr.Image == nil) == (fr.Encoded == nil) {
+			reasons = append(reasons, FrameReason{ReasonUnreadable, false, i})
+			continue
+		}
+		a, err := v.analyze(ctx, fr)
 		switch {
 		case errors.Is(err, facerec.ErrCorruptImage), errors.Is(err, facerec.ErrTooLarge), errors.Is(err, facerec.ErrUnsupportedFormat):
 			reasons = append(reasons, FrameReason{ReasonUnreadable, false, i})
@@ -487,6 +646,14 @@ func (v *Verifier) bestFrame(ctx context.Context, frames [][]byte) (*facerec.Fac
 			return nil, nil, err
 		}
 		f, err := a.Single()
+		// f is a copy: wipe every descriptor the analysis holds (other
+		// faces included) before looking further.
+		for j := range a.Faces {
+			clear(a.Faces[j].Descriptor[:])
+			if v.c.onWipe != nil {
+				v.c.onWipe([][]float32{a.Faces[j].Descriptor[:]})
+			}
+		}
 		switch {
 		case errors.Is(err, facerec.ErrNoFace):
 			reasons = append(reasons, FrameReason{ReasonNoFace, true, i})
@@ -520,20 +687,12 @@ func (v *Verifier) bestFrame(ctx context.Context, frames [][]byte) (*facerec.Fac
 	return best, reasons, nil
 }
 
-// WithdrawConsent records that the holder of a reference withdrew consent
-// and revokes the reference on this verifier (keep a persistent
-// revocation list too: this one lives as long as the Verifier). The
-// holder's audit entries can then be erased with audit.Log.Erase.
+// WithdrawConsent records that the holder of a reference withdrew consent:
+// the reference is blocked in the verifier's durable state, then the
+// withdrawal is audited (see [State.Withdraw]). The holder's audit entries
+// can then be erased with audit.Log.Erase.
 func (v *Verifier) WithdrawConsent(ctx context.Context, id ReferenceID, subject Pseudonym) error {
-	_, err := v.c.Audit.Append(ctx, audit.Entry{Kind: audit.KindConsentWithdrawn, Purpose: "-", Decision: audit.DecisionNone,
-		Reason: "holder_request", ModelID: "-"}, &audit.Personal{ReferenceID: id, Subject: subject, Notice: "-"})
-	if err != nil {
-		return fmt.Errorf("verify: withdrawal not recorded: %w", err)
-	}
-	v.mu.Lock()
-	v.revoked[id] = struct{}{}
-	v.mu.Unlock()
-	return nil
+	return v.c.State.Withdraw(ctx, v.c.Audit, id, subject)
 }
 
 // NoticeHash is the SHA-256 of a privacy notice's text, for [Policy].Notices

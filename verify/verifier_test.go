@@ -28,15 +28,18 @@ import (
 const noticeText = "We compare your face with your card, keep no image, and log the use."
 
 type kiosk struct {
-	d        *testDeployment
-	engine   *Engine
-	issuer   *Issuer
-	log      *audit.Log
-	logDir   string
-	logKey   string
-	verifier *Verifier
-	now      time.Time
-	mu       sync.Mutex
+	d         *testDeployment
+	state     *State
+	statePath string
+	kioskKey  *KioskKey
+	engine    *Engine
+	issuer    *Issuer
+	log       *audit.Log
+	logDir    string
+	logKey    string
+	verifier  *Verifier
+	now       time.Time
+	mu        sync.Mutex
 }
 
 func (k *kiosk) clock() time.Time {
@@ -83,10 +86,30 @@ func newKiosk(t testing.TB, store func(*audit.Log) AuditLog, policy Policy) *kio
 	if policy.Liveness == "" {
 		policy.Liveness = LivenessNone
 	}
-	if k.verifier, err = New(VerifierConfig{Engine: e, Opener: o, Audit: sink, Policy: policy, Clock: k.clock}); err != nil {
+	if policy.UnsealPerMinute == 0 {
+		policy.UnsealPerMinute = 1 << 20 // tests run on a frozen clock: no rate limit unless a test sets one
+	}
+	k.statePath = filepath.Join(t.TempDir(), "kiosk.state")
+	if k.state, err = OpenState(k.statePath, d.verifier, true); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { k.state.Close() })
+	if k.kioskKey, err = ParseKioskKey(skey); err != nil {
+		t.Fatal(err)
+	}
+	if k.verifier, err = New(VerifierConfig{Engine: e, Opener: o, Audit: sink, State: k.state, KioskKey: k.kioskKey, Policy: policy, Clock: k.clock}); err != nil {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// frames wraps encoded frames, captured now.
+func (k *kiosk) frames(bs ...[]byte) []Frame {
+	fs := make([]Frame, len(bs))
+	for i, b := range bs {
+		fs[i] = Frame{Encoded: b, CapturedAt: k.clock()}
+	}
+	return fs
 }
 
 func (k *kiosk) enroll(t testing.TB, photos ...string) *Enrollment {
@@ -110,7 +133,7 @@ func (k *kiosk) consent() *Consent {
 }
 
 func (k *kiosk) request(ref []byte, frames ...[]byte) Request {
-	return Request{Reference: ref, Frames: frames, Consent: k.consent(), Purpose: "door-main"}
+	return Request{Reference: ref, Frames: k.frames(frames...), Consent: k.consent(), Purpose: "door-main"}
 }
 
 // TestVerifyDevPairs runs the 600 deep-funneled dev pairs through the full
@@ -296,8 +319,8 @@ func TestRefusals(t *testing.T) {
 		{"untrusted issuer", k.request(foreign, good), ReasonReferenceUntrusted},
 		{"PIN required", k.request(pinned, good), ReasonReferencePINRequired},
 		{"expired", k.request(expired, good), ReasonReferenceExpired},
-		{"purpose not allowed", Request{Reference: enr.Reference, Frames: [][]byte{good}, Purpose: "vault", Consent: withConsent(func(c *Consent) { c.Purpose = "vault" }).Consent}, ReasonReferencePurpose},
-		{"no consent", Request{Reference: enr.Reference, Frames: [][]byte{good}, Purpose: "door-main"}, ReasonConsentMissing},
+		{"purpose not allowed", Request{Reference: enr.Reference, Frames: k.frames(good), Purpose: "vault", Consent: withConsent(func(c *Consent) { c.Purpose = "vault" }).Consent}, ReasonReferencePurpose},
+		{"no consent", Request{Reference: enr.Reference, Frames: k.frames(good), Purpose: "door-main"}, ReasonConsentMissing},
 		{"consent for another purpose", withConsent(func(c *Consent) { c.Purpose = "locker" }), ReasonConsentPurpose},
 		{"unknown notice", withConsent(func(c *Consent) { c.NoticeVersion = "notice-0" }), ReasonConsentNotice},
 		{"notice text differs", withConsent(func(c *Consent) { c.NoticeHash = NoticeHash("another text") }), ReasonConsentNotice},
@@ -466,14 +489,14 @@ func TestAuditCountAndConcurrency(t *testing.T) {
 func TestWipesOwnedBuffers(t *testing.T) {
 	k := newKiosk(t, nil, Policy{})
 	var owned [][]float32
-	k.verifier.c.onWipe = func(o [][]float32) { owned = o }
+	k.verifier.c.onWipe = func(o [][]float32) { owned = append(owned, o...) }
 	enr := k.enroll(t, abel1)
 	d, err := k.verifier.Verify(context.Background(), k.request(enr.Reference, testenv.ReadLFW(t, abel4)))
 	if err != nil || !d.Match {
 		t.Fatalf("%+v %v", d, err)
 	}
-	if len(owned) != 2 {
-		t.Fatalf("%d owned buffers, want the live descriptor and the template", len(owned))
+	if len(owned) != 3 {
+		t.Fatalf("%d owned buffers, want the analysis's face, the live descriptor and the template", len(owned))
 	}
 	nonzero := 0
 	for _, o := range owned {
@@ -504,24 +527,41 @@ func TestCancellation(t *testing.T) {
 func TestPolicyChecks(t *testing.T) {
 	e := realEngine(t)
 	d := newDeployment(t)
-	o, _ := NewOpener(OpenerConfig{Issuers: []*IssuerPublicKey{d.issuer.Public()}, Keys: []*VerifierKey{d.verifier}, ModelID: e.ModelID()})
+	o, _ := NewOpener(OpenerConfig{Issuers: []*IssuerPublicKey{d.issuer.Public()}, Keys: []*VerifierKey{d.verifier}, Secret: d.secret, ModelID: e.ModelID()})
 	l := &failingAudit{}
+	st, err := OpenState(filepath.Join(t.TempDir(), "s"), d.verifier, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	skey, _, _ := audit.GenerateKey("kiosk-test.example")
+	kk, _ := ParseKioskKey(skey)
 	notices := map[string][32]byte{"n": NoticeHash("x")}
 	for name, p := range map[string]Policy{
 		"liveness unset":      {Notices: notices},
 		"liveness unknown":    {Notices: notices, Liveness: "blink"},
 		"no notice":           {Liveness: LivenessNone},
 		"FMR beyond the data": {Notices: notices, Liveness: LivenessNone, TargetFMR: 1e-7},
+		// Between calibrated points: the old code clamped 5e-4 to the
+		// 1e-4 threshold and 0.3 to the 1e-2 one, silently.
+		"FMR between calibrated points": {Notices: notices, Liveness: LivenessNone, TargetFMR: 5e-4},
+		"FMR looser than any":           {Notices: notices, Liveness: LivenessNone, TargetFMR: 0.3},
+		"lockout beyond the store":      {Notices: notices, Liveness: LivenessNone, MaxFailures: 65},
 	} {
-		if _, err := New(VerifierConfig{Engine: e, Opener: o, Audit: l, Policy: p}); !errors.Is(err, ErrPolicy) {
+		if _, err := New(VerifierConfig{Engine: e, Opener: o, Audit: l, State: st, KioskKey: kk, Policy: p}); !errors.Is(err, ErrPolicy) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	v, err := New(VerifierConfig{Engine: e, Opener: o, Audit: l, Policy: Policy{Notices: notices, Liveness: LivenessNone}})
-	if err != nil {
-		t.Fatal(err)
+	if _, err := New(VerifierConfig{Engine: e, Opener: o, Audit: l, KioskKey: kk, Policy: Policy{Notices: notices, Liveness: LivenessNone}}); err == nil {
+		t.Error("a verifier without a state file")
 	}
-	t.Logf("default policy thresholds by enrolment photos: %v", v.thresholds)
+	for _, fmr := range []float64{1e-2, 1e-3, 1e-4, 1e-5} {
+		v, err := New(VerifierConfig{Engine: e, Opener: o, Audit: l, State: st, KioskKey: kk, Policy: Policy{Notices: notices, Liveness: LivenessNone, TargetFMR: fmr}})
+		if err != nil {
+			t.Fatalf("FMR %g: %v", fmr, err)
+		}
+		t.Logf("FMR %g: thresholds by enrolment photos: %v", fmr, v.thresholds)
+	}
 }
 
 // TestPoseRefusal: with a kiosk demanding a strictly frontal face, an

@@ -6,9 +6,13 @@
 //	oneface keygen  issuer|verifier|deployment|log -o FILE  make a key (public half on stdout)
 //	oneface enroll  -key F -secret F -to R -purpose P -subject ID -o REF PHOTO...
 //	                                                   enrol a person into a sealed reference (and -qr PNG)
-//	oneface open    -key F -issuer PUB -purpose P REF  open a reference (text file or QR image) and show it
-//	oneface verify  -key F -issuer PUB -purpose P -audit-log DIR -log-key F -notice FILE -consented REF FRAME...
-//	                                                   the kiosk: a consented, audited 1:1 decision
+//	oneface open    -key F -secret F -issuer PUB -purpose P REF  open a reference (text file or QR image) and show it
+//	oneface verify  -key F -secret F -issuer PUB -purpose P -audit-log DIR -log-key F -notice FILE -consented REF FRAME...
+//	                                                   the kiosk: a consented, audited 1:1 decision; lockout,
+//	                                                   consent nonces and withdrawals persist in DIR.state
+//	oneface revoke   -key F -audit-log DIR -log-key F REFID   revoke a reference on this kiosk, audited
+//	oneface withdraw -key F -audit-log DIR -log-key F [-subject HEX] REFID
+//	                                                   record a consent withdrawal on this kiosk, audited
 //	oneface eval    -pairs FILE.csv [-root DIR] [-folds K] [-out DIR] [-compare report.json]
 //	                                                   measure error rates, write report and plots
 //	oneface audit   verify|show|checkpoint|prove|receipt|check-receipt|export|erase ...
@@ -31,14 +35,16 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"models":  {"check the model files and print the model ID and BLAS", runModels},
-	"compare": {"analyse images and print their pairwise distances", runCompare},
-	"keygen":  {"make an issuer, verifier or deployment key", runKeygen},
-	"enroll":  {"enrol a person into a signed, sealed reference", runEnroll},
-	"open":    {"open a reference (text or QR image) and show what it holds", runOpen},
-	"audit":   {"verify, inspect, prove, export and erase in an audit log", runAudit},
-	"eval":    {"measure error rates on labelled pairs; report, DET plot, histograms", runEval},
-	"verify":  {"the kiosk: consented 1:1 verification of a live frame against a reference, audited", runVerify},
+	"models":   {"check the model files and print the model ID and BLAS", runModels},
+	"compare":  {"analyse images and print their pairwise distances", runCompare},
+	"keygen":   {"make an issuer, verifier or deployment key", runKeygen},
+	"enroll":   {"enrol a person into a signed, sealed reference", runEnroll},
+	"open":     {"open a reference (text or QR image) and show what it holds", runOpen},
+	"audit":    {"verify, inspect, prove, export and erase in an audit log", runAudit},
+	"eval":     {"measure error rates on labelled pairs; report, DET plot, histograms", runEval},
+	"verify":   {"the kiosk: consented 1:1 verification of a live frame against a reference, audited", runVerify},
+	"revoke":   {"revoke a reference on this kiosk (durable state), audited", runBlock("revoke", false)},
+	"withdraw": {"record a holder's consent withdrawal on this kiosk (durable state), audited", runBlock("withdraw", true)},
 }
 
 // usageError marks errors in how the command was called (exit status 2).

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,23 +19,26 @@ import (
 func runVerify(args []string, stdout, stderr io.Writer) error {
 	fs, dir := newFlags("verify", stderr)
 	keyFile := fs.String("key", "", "kiosk (verifier) secret key file")
-	secretFile := fs.String("secret", "", "deployment secret file (for PIN references)")
+	secretFile := fs.String("secret", "", "deployment secret file (references are bound to their deployment)")
 	purpose := fs.String("purpose", "", "what the verification is for")
 	pinEnv := fs.String("pin-env", "", "environment variable holding the holder's PIN")
 	auditDir := fs.String("audit-log", "", "the kiosk's audit log directory (required: no decision without a record)")
-	logKey := fs.String("log-key", "", "the audit log's secret key file")
+	logKey := fs.String("log-key", "", "the audit log's secret key file (also signs the consent statements)")
+	statePath := fs.String("state", "", "the kiosk's state file: consent nonces, lockout, withdrawals, revocations (default: beside the audit log, DIR.state)")
 	notice := fs.String("notice", "", "the privacy notice shown to the person (text file; its name is the notice version)")
 	consented := fs.Bool("consented", false, "the person has read the notice and consents (required)")
 	receipt := fs.String("receipt", "", "write the person's audit receipt to this file")
-	fmr := fs.Float64("fmr", 1e-3, "target false-match rate (the threshold comes from the calibration table)")
+	consentOut := fs.String("consent-statement", "", "write the kiosk's signed consent statement to this file")
+	fmr := fs.Float64("fmr", 1e-3, "target false-match rate: one of the calibration table's targets (1e-2, 1e-3, 1e-4, 1e-5)")
 	showDistance := fs.Bool("show-distance", false, "print the distance (calibration and debugging only)")
+	allowV1 := fs.Bool("allow-v1", false, "also accept version 1 references (WEAKER: their PIN can be stripped; see OpenerConfig.AllowV1)")
 	var issuers list
 	fs.Var(&issuers, "issuer", "trusted issuer public key, repeatable")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *keyFile == "" || *purpose == "" || len(issuers) == 0 || *auditDir == "" || *notice == "" || fs.NArg() < 2 {
-		return usageError{"verify needs -key, -issuer, -purpose, -audit-log, -log-key, -notice, a reference and at least one frame"}
+	if *keyFile == "" || *purpose == "" || len(issuers) == 0 || *auditDir == "" || *notice == "" || *secretFile == "" || fs.NArg() < 2 {
+		return usageError{"verify needs -key, -secret, -issuer, -purpose, -audit-log, -log-key, -notice, a reference and at least one frame"}
 	}
 	pin, err := pinFromEnv(*pinEnv)
 	if err != nil {
@@ -48,23 +53,33 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	cfg.AllowV1 = *allowV1
 	ref, err := readReference(fs.Arg(0))
 	if err != nil {
 		return err
 	}
-	var frames [][]byte
+	var frames []verify.Frame
 	for _, p := range fs.Args()[1:] {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			return err
 		}
-		frames = append(frames, b)
+		st, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		frames = append(frames, verify.Frame{Encoded: b, CapturedAt: st.ModTime()})
 	}
-	alog, err := openLog(*auditDir, *logKey)
+	alog, kiosk, err := openKioskLog(*auditDir, *logKey)
 	if err != nil {
 		return err
 	}
 	defer alog.Close()
+	st, err := openKioskState(*auditDir, *statePath, cfg.Keys[0], alog)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
 	engine, err := verify.OpenEngine(*dir, verify.EngineOptions{})
 	if err != nil {
 		return engineError(*dir, err)
@@ -76,7 +91,7 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	hash := verify.NoticeHash(string(noticeText))
-	v, err := verify.New(verify.VerifierConfig{Engine: engine, Opener: opener, Audit: alog, Policy: verify.Policy{
+	v, err := verify.New(verify.VerifierConfig{Engine: engine, Opener: opener, Audit: alog, State: st, KioskKey: kiosk, Policy: verify.Policy{
 		TargetFMR: *fmr, Notices: map[string][32]byte{version: hash}, Liveness: verify.LivenessNone, ExposeDistance: *showDistance}})
 	if err != nil {
 		return err
@@ -128,5 +143,117 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "  receipt -> %s\n", *receipt)
 	}
+	if *consentOut != "" && d.Consent != nil {
+		if err := os.WriteFile(*consentOut, d.Consent.Statement, 0o600); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "  signed consent statement -> %s\n", *consentOut)
+	}
 	return nil
+}
+
+// openKioskLog opens the kiosk's audit log and parses its key as the
+// kiosk key that signs consent statements.
+func openKioskLog(dir, keyFile string) (*audit.Log, *verify.KioskKey, error) {
+	alog, err := openLog(dir, keyFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	k, _ := readSmall(keyFile)
+	kiosk, err := verify.ParseKioskKey(string(k))
+	clear(k)
+	if err != nil {
+		alog.Close()
+		return nil, nil, err
+	}
+	return alog, kiosk, nil
+}
+
+// defaultStatePath is the state file beside an audit log directory.
+func defaultStatePath(auditDir string) string {
+	return filepath.Clean(auditDir) + ".state"
+}
+
+// openKioskState opens the kiosk's state file. It is created only while
+// the audit log is empty (a fresh kiosk); a kiosk with a history and no
+// state file has lost its lockouts and withdrawals, and must not silently
+// start afresh.
+func openKioskState(auditDir, path string, key *verify.VerifierKey, alog *audit.Log) (*verify.State, error) {
+	if path == "" {
+		path = defaultStatePath(auditDir)
+	}
+	st, err := verify.OpenState(path, key, alog.Size() == 0)
+	switch {
+	case errors.Is(err, verify.ErrStateMissing):
+		return nil, hintError{err, []string{
+			fmt.Sprintf("the audit log %s has %d entries, so this kiosk has a history: its state file (consent nonces, lockouts, withdrawals, revocations) should exist", auditDir, alog.Size()),
+			"restore it from a backup, or pass -state with its location",
+		}}
+	case errors.Is(err, verify.ErrStateCorrupt), errors.Is(err, verify.ErrStateKey):
+		return nil, hintError{err, []string{"the state file is damaged or belongs to another kiosk key: it is never reset silently; restore it from a backup"}}
+	}
+	return st, err
+}
+
+// runBlock implements `oneface revoke` and `oneface withdraw`.
+func runBlock(name string, withdraw bool) func(args []string, stdout, stderr io.Writer) error {
+	return func(args []string, stdout, stderr io.Writer) error {
+		fs, _ := newFlags(name, stderr)
+		keyFile := fs.String("key", "", "kiosk (verifier) secret key file")
+		auditDir := fs.String("audit-log", "", "the kiosk's audit log directory")
+		logKey := fs.String("log-key", "", "the audit log's secret key file")
+		statePath := fs.String("state", "", "the kiosk's state file (default: beside the audit log, DIR.state)")
+		subject := fs.String("subject", "", "the holder's subject pseudonym (hex), to file the entry under the holder")
+		reason := fs.String("reason", "issuer_request", "reason code recorded in the audit log (revoke only)")
+		if err := parse(fs, args); err != nil {
+			return err
+		}
+		if *keyFile == "" || *auditDir == "" || *logKey == "" || fs.NArg() != 1 {
+			return usageError{name + " needs -key, -audit-log, -log-key and one reference ID"}
+		}
+		id, err := verify.ParseReferenceID(fs.Arg(0))
+		if err != nil {
+			return usageError{err.Error()}
+		}
+		var sub verify.Pseudonym
+		if *subject != "" {
+			raw, err := hex.DecodeString(*subject)
+			if err != nil || len(raw) != len(sub) {
+				return usageError{fmt.Sprintf("-subject: want %d bytes of hex", len(sub))}
+			}
+			copy(sub[:], raw)
+		}
+		kt, err := readSmall(*keyFile)
+		if err != nil {
+			return err
+		}
+		vk, err := verify.ParseVerifierKey(string(kt))
+		if err != nil {
+			return err
+		}
+		alog, err := openLog(*auditDir, *logKey)
+		if err != nil {
+			return err
+		}
+		defer alog.Close()
+		st, err := openKioskState(*auditDir, *statePath, vk, alog)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		if withdraw {
+			err = st.Withdraw(context.Background(), alog, id, sub)
+		} else {
+			err = st.Revoke(context.Background(), alog, id, sub, *reason)
+		}
+		if err != nil {
+			return err
+		}
+		what := "revoked"
+		if withdraw {
+			what = "withdrawn (consent)"
+		}
+		fmt.Fprintf(stdout, "reference %s %s on this kiosk; audited as entry %d of %s\n", id, what, alog.Size()-1, alog.Origin())
+		return nil
+	}
 }

@@ -121,6 +121,21 @@ func (b *Body) validate() error {
 	switch {
 	case b.Version != Version:
 		return malformed("body: version %d, want %d", b.Version, Version)
+	case len(b.Descriptors) == 0 || len(b.Descriptors)%DescriptorBytes != 0 || len(b.Descriptors)/DescriptorBytes > MaxDescriptors:
+		return malformed("body: descriptors of %d bytes", len(b.Descriptors))
+	}
+	if err := b.validateCommon(); err != nil {
+		return err
+	}
+	if _, err := DecodeDescriptors(b.Descriptors); err != nil {
+		return err
+	}
+	return nil
+}
+
+// validateCommon checks the fields v1 and v2 share.
+func (b *Body) validateCommon() error {
+	switch {
 	case len(b.ID) != IDSize:
 		return malformed("body: reference ID of %d bytes", len(b.ID))
 	case len(b.Subject) != PseudonymSize:
@@ -131,8 +146,6 @@ func (b *Body) validate() error {
 		return malformed("body: expires at %d, not after issued at %d", b.ExpiresAt, b.IssuedAt)
 	case len(b.Purposes) == 0 || len(b.Purposes) > MaxPurposes:
 		return malformed("body: %d purposes (1..%d)", len(b.Purposes), MaxPurposes)
-	case len(b.Descriptors) == 0 || len(b.Descriptors)%DescriptorBytes != 0 || len(b.Descriptors)/DescriptorBytes > MaxDescriptors:
-		return malformed("body: descriptors of %d bytes", len(b.Descriptors))
 	case b.Quality.Photos == 0 || b.Quality.Photos > 255 || b.Quality.MinFacePx > 1<<16 || b.Quality.SpreadMilli > 1<<16:
 		return malformed("body: quality summary out of range")
 	}
@@ -143,9 +156,6 @@ func (b *Body) validate() error {
 		if i > 0 && b.Purposes[i-1] >= p {
 			return malformed("body: purposes not sorted and unique")
 		}
-	}
-	if _, err := DecodeDescriptors(b.Descriptors); err != nil {
-		return err
 	}
 	return nil
 }

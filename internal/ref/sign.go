@@ -16,7 +16,10 @@ const MaxSigned = 2048
 
 // externalAAD binds every signature to this format and version, so a v1
 // signature can never be replayed as another format's.
-var externalAAD = []byte("oneface reference v1")
+var (
+	externalAAD   = []byte("oneface reference v1")
+	externalAADv2 = []byte("oneface reference v2")
+)
 
 // Errors of the signature layer.
 var (
@@ -32,6 +35,16 @@ func kid(id uint32) []byte { return binary.BigEndian.AppendUint32(nil, id) }
 // (Ed25519). The protected header holds exactly the algorithm and the key
 // ID (4 bytes, big-endian); the unprotected header is empty.
 func Sign(body []byte, keyID uint32, priv ed25519.PrivateKey) ([]byte, error) {
+	return sign(body, keyID, priv, externalAAD)
+}
+
+// SignV2 is [Sign] for version 2: the external AAD is
+// "oneface reference v2".
+func SignV2(body []byte, keyID uint32, priv ed25519.PrivateKey) ([]byte, error) {
+	return sign(body, keyID, priv, externalAADv2)
+}
+
+func sign(body []byte, keyID uint32, priv ed25519.PrivateKey, aad []byte) ([]byte, error) {
 	signer, err := cose.NewSigner(cose.AlgorithmEdDSA, priv)
 	if err != nil {
 		return nil, err
@@ -43,7 +56,7 @@ func Sign(body []byte, keyID uint32, priv ed25519.PrivateKey) ([]byte, error) {
 		}},
 		Payload: body,
 	}
-	if err := msg.Sign(rand.Reader, externalAAD, signer); err != nil {
+	if err := msg.Sign(rand.Reader, aad, signer); err != nil {
 		return nil, err
 	}
 	return msg.MarshalCBOR()
@@ -53,6 +66,16 @@ func Sign(body []byte, keyID uint32, priv ed25519.PrivateKey) ([]byte, error) {
 // parsed here: callers decode it only after this returns nil. keys returns
 // the trusted public keys for a key ID (several if key hashes collide).
 func Verify(signed []byte, keys func(keyID uint32) []ed25519.PublicKey) (payload []byte, keyID uint32, err error) {
+	return verify(signed, keys, externalAAD)
+}
+
+// VerifyV2 is [Verify] for version 2 (external AAD "oneface reference v2"):
+// a v1 signature never verifies as v2, nor the other way round.
+func VerifyV2(signed []byte, keys func(keyID uint32) []ed25519.PublicKey) (payload []byte, keyID uint32, err error) {
+	return verify(signed, keys, externalAADv2)
+}
+
+func verify(signed []byte, keys func(keyID uint32) []ed25519.PublicKey, aad []byte) (payload []byte, keyID uint32, err error) {
 	if len(signed) > MaxSigned {
 		return nil, 0, malformed("signed envelope of %d bytes, limit %d", len(signed), MaxSigned)
 	}
@@ -83,7 +106,7 @@ func Verify(signed []byte, keys func(keyID uint32) []ed25519.PublicKey) (payload
 		if err != nil {
 			return nil, keyID, err
 		}
-		if msg.Verify(externalAAD, v) == nil {
+		if msg.Verify(aad, v) == nil {
 			return msg.Payload, keyID, nil
 		}
 	}
