@@ -229,7 +229,7 @@ func TestExportEraseUnderLoad(t *testing.T) {
 	var appended atomic.Int64
 	for g := range 8 {
 		wg.Go(func() {
-			for i := 0; ctx.Err() == nil && i < 400; i++ {
+			for i := 0; ctx.Err() == nil && i < 200; i++ {
 				if _, err := l.Append(context.Background(), verifyEntry(i), personal(byte(g), byte(i))); err != nil {
 					t.Error(err)
 					return

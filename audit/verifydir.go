@@ -230,7 +230,11 @@ func verifyEntries(data, checkpoint []byte, logKey string) (*Report, error) {
 }
 
 func verifyEntriesAgainst(data []byte, v note.Verifier, cps []checked) (*Report, error) {
-	sort.SliceStable(cps, func(i, j int) bool { return cps[i].size < cps[j].size })
+	// By size; at equal size the auditor's own checkpoints last, so that
+	// errors name them.
+	sort.SliceStable(cps, func(i, j int) bool {
+		return cps[i].size < cps[j].size || cps[i].size == cps[j].size && !cps[i].given && cps[j].given
+	})
 	for i := 1; i < len(cps); i++ {
 		if a, b := cps[i-1], cps[i]; a.size == b.size && a.root != b.root {
 			return nil, fmt.Errorf("%w: %s and %s both cover %d entries with different roots: the log's key signed two histories", ErrFork, a.from, b.from, a.size)

@@ -24,6 +24,10 @@ run $oneface keygen issuer -name demo-issuer -o "$demo/issuer.key" > "$demo/issu
 run $oneface keygen verifier -o "$demo/kiosk.key" > "$demo/kiosk.pub"
 run $oneface keygen deployment -o "$demo/deployment.secret"
 run $oneface keygen log -name issuer-station.demo -o "$demo/log.key" > "$demo/log.pub"
+# The controller (who answers access and erasure requests) keeps its age
+# identity off the devices; the logs get only its recipient.
+run $oneface audit controller-keygen -o "$demo/controller.key" > "$demo/controller.pub"
+run $oneface audit init -log-key "$demo/log.key" -controller "$demo/controller.pub" "$demo/audit"
 echo "issuer public key: $(cat "$demo/issuer.pub")"
 echo "kiosk recipient:   $(cat "$demo/kiosk.pub")"
 
@@ -50,6 +54,7 @@ fi
 
 step "7. the kiosk verifies: Abel's card and a live frame of Abel, with his consent (its own audit log)"
 run $oneface keygen log -name kiosk-1.demo -o "$demo/kiosk-log.key" > "$demo/kiosk-log.pub"
+run $oneface audit init -log-key "$demo/kiosk-log.key" -controller "$demo/controller.pub" "$demo/kiosk-audit"
 printf 'We compare your face with your card, keep no image, and log the use.\n' > "$demo/notice-2026-11.txt"
 kiosk() { run $oneface verify -key "$demo/kiosk.key" -issuer "$(cat "$demo/issuer.pub")" -purpose door-main \
 	-audit-log "$demo/kiosk-audit" -log-key "$demo/kiosk-log.key" -notice "$demo/notice-2026-11.txt" "$@"; }
@@ -65,17 +70,17 @@ step "8. the issuer's audit log: entries hold tokens and a commitment, never a n
 run $oneface audit show "$demo/audit"
 run $oneface audit checkpoint "$demo/audit" | tee "$demo/checkpoint-before-erase"
 
-step "9. Abel's receipt, checked offline with the log's public key only"
-$oneface audit receipt -log-key "$demo/log.key" -subject "$abel_subject" "$demo/audit" 0 > "$demo/abel.receipt"
+step "9. Abel's receipt (re-issued with the controller's identity, which opens his record), checked offline with the log's public key only"
+$oneface audit receipt -log-key "$demo/log.key" -controller-identity "$demo/controller.key" "$demo/audit" 0 > "$demo/abel.receipt"
 run $oneface audit check-receipt -key "$demo/log.pub" "$demo/abel.receipt"
 
-step "10. Abel asks for his records (subject access) ..."
-run $oneface audit export -log-key "$demo/log.key" -subject "$abel_subject" "$demo/audit" | head -8
+step "10. Abel asks the controller for his records (subject access): only the controller's identity opens them ..."
+run $oneface audit export -log-key "$demo/log.key" -controller-identity "$demo/controller.key" -subject "$abel_subject" "$demo/audit" | head -8
 echo "  ..."
 
 step "11. ... and for erasure: his key is destroyed, the erasure recorded"
-run $oneface audit erase -log-key "$demo/log.key" -subject "$abel_subject" "$demo/audit"
-run $oneface audit export -log-key "$demo/log.key" -subject "$abel_subject" "$demo/audit"
+run $oneface audit erase -log-key "$demo/log.key" -controller-identity "$demo/controller.key" -subject "$abel_subject" "$demo/audit"
+run $oneface audit export -log-key "$demo/log.key" -controller-identity "$demo/controller.key" -subject "$abel_subject" "$demo/audit"
 
 step "12. an auditor verifies the log against the checkpoint taken before the erasure, and Abel's old receipt"
 run $oneface audit verify -key "$demo/log.pub" -checkpoint "$demo/checkpoint-before-erase" "$demo/audit"
@@ -91,6 +96,25 @@ open(p, 'wb').write(b.replace(b'reason issued', b'reason forged', 1))
 PY
 if run $oneface audit verify -key "$demo/log.pub" -checkpoint "$demo/checkpoint-before-erase" "$demo/audit-tampered"; then
 	echo "demo: a tampered log verified" >&2
+	exit 1
+fi
+
+step "14. rollback: the last entry is cut off a copy; the auditor's checkpoint reports it and the device refuses to open it (expected errors)"
+run $oneface audit checkpoint "$demo/audit" > "$demo/checkpoint-latest"
+cp -r "$demo/audit" "$demo/audit-rolled-back"
+python3 - "$demo/audit-rolled-back/entries" <<'PY'
+import sys
+p = sys.argv[1]
+b = open(p, 'rb').read()
+i = b.rfind(b'oneface audit entry v')
+open(p, 'wb').write(b[:i - 4])
+PY
+if run $oneface audit verify -key "$demo/log.pub" -checkpoint "$demo/checkpoint-latest" "$demo/audit-rolled-back"; then
+	echo "demo: a rolled-back log verified" >&2
+	exit 1
+fi
+if run $oneface audit prove -log-key "$demo/log.key" "$demo/audit-rolled-back" 0; then
+	echo "demo: the device opened a rolled-back log" >&2
 	exit 1
 fi
 printf '\ndemo: done (files in %s)\n' "$demo"
