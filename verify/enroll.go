@@ -101,10 +101,17 @@ type Issuer struct {
 	c IssuerConfig
 }
 
-// NewIssuer checks the configuration and returns an Issuer.
+// NewIssuer checks the configuration and returns an Issuer. A Key, a
+// Secret and an Engine are required; Audit, when set, must not be a nil
+// *audit.Log.
 func NewIssuer(c IssuerConfig) (*Issuer, error) {
 	if c.Key == nil || c.Secret == nil || c.Engine == nil {
 		return nil, errors.New("verify: an issuer needs a key, a deployment secret and an engine")
+	}
+	if l, ok := c.Audit.(*audit.Log); ok && l == nil {
+		// A nil *audit.Log in the interface is not "no log": it would
+		// panic at the first enrolment. Say so now.
+		return nil, errors.New("verify: IssuerConfig.Audit is a nil *audit.Log (leave the field unset for no log)")
 	}
 	if c.Clock == nil {
 		c.Clock = time.Now

@@ -154,3 +154,17 @@ func TestEnrollAuditFailClosed(t *testing.T) {
 		}
 	})
 }
+
+// TestIssuerTypedNilAudit: a nil *audit.Log (a program that opens a log only
+// when asked, then passes its variable) is refused at configuration time,
+// not turned into a panic at the first enrolment, nor into "no log".
+func TestIssuerTypedNilAudit(t *testing.T) {
+	d := newDeployment(t)
+	var l *audit.Log
+	if _, err := NewIssuer(IssuerConfig{Key: d.issuer, Secret: d.secret, Engine: &Engine{}, Audit: l}); err == nil {
+		t.Fatal("NewIssuer accepted a nil *audit.Log")
+	}
+	if _, err := NewIssuer(IssuerConfig{Key: d.issuer, Secret: d.secret, Engine: &Engine{}}); err != nil {
+		t.Fatalf("no audit log: %v", err)
+	}
+}
