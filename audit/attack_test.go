@@ -83,6 +83,16 @@ func TestOpenRefusesRollback(t *testing.T) {
 		{"empty-checkpoints-file", func(dir string) {
 			os.WriteFile(filepath.Join(dir, checkpointsFile), nil, 0o600)
 		}, -1, ErrRollback},
+		{"forged-checkpoint-frame", func(dir string) {
+			data, _ := os.ReadFile(filepath.Join(dir, checkpointsFile))
+			cps, _, _, _ := readFrames(data)
+			forged := bytes.Replace(cps[5], []byte("\n\n"), []byte("\n\n"), 1)
+			text, sig, _ := bytes.Cut(forged, []byte("\n\n"))
+			lines := bytes.Split(text, []byte("\n"))
+			lines[2] = []byte(base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)))
+			cps[5] = append(append(bytes.Join(lines, []byte("\n")), "\n\n"...), sig...)
+			os.WriteFile(filepath.Join(dir, checkpointsFile), frames(cps), 0o600)
+		}, -1, ErrCorrupt},
 		{"delete-checkpoints-and-cut-last-frame", func(dir string) {
 			os.Remove(filepath.Join(dir, checkpointsFile))
 			data, _ := os.ReadFile(filepath.Join(dir, entriesFile))

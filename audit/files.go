@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // ErrUnsafeDir: the log directory, or a file in it, could be changed or
@@ -125,4 +126,17 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// removeTemporaries deletes what an interrupted writeAtomic left behind
+// (name.tmp-<random>): never a link's target, only the name itself.
+func removeTemporaries(dirs ...string) {
+	for _, dir := range dirs {
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			if strings.Contains(e.Name(), ".tmp-") {
+				os.Remove(filepath.Join(dir, e.Name()))
+			}
+		}
+	}
 }

@@ -23,53 +23,74 @@
 //
 // # References
 //
-// A reference binds a random [ReferenceID] (the revocation handle), a
-// per-deployment subject [Pseudonym] (never a name), the issuer key ID,
-// issued-at and expires-at, the allowed purposes, the [ModelID], the
-// template (the mean descriptor of the enrolment photos, in half
-// precision) and an enrolment [Quality] summary. It is signed (COSE_Sign1,
-// Ed25519), optionally PIN-protected, and sealed with age to the
-// deployment's verifiers, so a lost card leaks no biometrics and a forged
-// or swapped one does not open. The byte format and its compatibility
-// promise are specified in internal/ref. One verifier, no PIN: 651 bytes
-// (881 characters of text), small enough for a QR code.
+// A reference (format version 2) binds a random [ReferenceID] (the
+// revocation handle), a per-deployment subject [Pseudonym] (never a name),
+// the issuer key ID, issued-at and expires-at, the allowed purposes, the
+// [ModelID], the template (the mean descriptor of the enrolment photos:
+// 128 values in half precision, or 512 in int8 with a per-vector scale),
+// an enrolment [Quality] summary, whether a PIN is required, and the
+// deployment (an ID derived from the [DeploymentSecret]). It is signed
+// (COSE_Sign1, Ed25519), optionally PIN-protected, and sealed with age to
+// the deployment's verifiers, so a lost card leaks no biometrics and a
+// forged, swapped, PIN-stripped or other deployment's one does not open.
+// The byte format and its compatibility promise are specified in
+// internal/ref. One verifier with PIN: 718 bytes (128-D), 979 bytes (512-D
+// int8); TestSizes prints the table.
 //
-// [Opener.Open] checks, in order: size; unsealing and the PIN
+// [Opener.Open] checks, in order: size; the version (v1 only with
+// [OpenerConfig].AllowV1, else [ErrV1]); unsealing and the PIN
 // ([ErrAuthentication], opaque, or [ErrPINRequired]); the signature
 // against the trusted issuers ([ErrUntrustedIssuer], [ErrAuthentication]) —
-// only then is the content parsed ([ErrMalformed]) —; expiry
-// ([ErrExpired], [ErrNotYetValid]); revocation ([ErrRevoked]); model
+// only then is the content parsed ([ErrMalformed]) —; the bindings (PIN
+// requirement, reference ID and deployment must match the container and
+// the opener: [ErrAuthentication]); expiry ([ErrExpired],
+// [ErrNotYetValid]); revocation ([ErrRevoked]); model
 // ([ErrModelMismatch]); purpose ([ErrPurpose]).
 //
 // # Verification
 //
 // [Verifier.Verify] answers one question — is the person in front of the
-// camera the holder of this reference? — in this order, cheap refusals
-// first: open the reference (all the checks above); consent (present, for
-// the request's purpose, a notice version the policy knows with the hash
-// of its text, at most two minutes old, a nonce never seen before); lockout
-// (five no-matches within fifteen minutes); capture quality for each frame
-// (exactly one subject, face at least 72 px wide, sharpness, exposure, and
-// yaw from the 68 landmarks, each refusal saying retry or reject); then one
+// camera the holder of this reference? — cheap refusals first: the kiosk's
+// unseal budget; the reference's age layer; the reference's other checks
+// and the consent (present, for the request's purpose, a notice version
+// the policy knows with the hash of its text, at most two minutes old);
+// then one transaction in the kiosk's [State] that refuses a revoked or
+// withdrawn reference, a consent nonce seen before, or a reference with
+// MaxFailures attempts in the window, and otherwise records the nonce and
+// the attempt — for a PIN-protected reference this happens before the PIN
+// is tried, so wrong PINs count toward the lockout and Argon2 runs only
+// for attempts the lockout allows; capture quality for each frame (exactly
+// one subject, face at least 72 px wide, sharpness, exposure, and yaw from
+// the 68 landmarks, each refusal saying retry or reject); then one
 // comparison — on the good frame with the largest face, so the decision
 // stays at the calibrated false-match rate — of the Euclidean distance
 // against the threshold the calibration table gives for the policy's
-// target FMR (default 1e-3) and the reference's number of enrolment
-// photos. The outcome, refusals included, is appended to the audit log
-// before it is returned; if that fails, Verify returns an error and never a
-// match. The [Decision] carries machine-readable reasons, a
-// [ConsentReceipt] and the person's audit receipt, and no distance unless
-// [Policy].ExposeDistance asks for it (a score would give an attacker a
-// gradient to climb).
+// target FMR (default 1e-3; a target the table does not hold makes [New]
+// fail) and the reference's number of enrolment photos. The outcome,
+// refusals included, is appended to the audit log before it is returned;
+// if that fails, Verify returns an error and never a match. A match then
+// clears the reference's attempts; a no-match leaves its attempt as a
+// failure. The [Decision] carries machine-readable reasons, a
+// [ConsentReceipt] with a [ConsentStatement] signed by the kiosk, and the
+// person's audit receipt, and no distance unless [Policy].ExposeDistance
+// asks for it (a score would give an attacker a gradient to climb).
 //
 // Liveness is not implemented yet: [Policy].Liveness must say
 // [LivenessNone] explicitly, and such a verifier accepts a good photo of
 // the holder. Liveness checks will run over the frame sequence between the
 // quality gate and the comparison.
 //
-// Consent nonces, lockout counters and withdrawals ([Verifier.WithdrawConsent])
-// live in the Verifier's memory; a restart forgets them, so keep the
-// revocation list persistent.
+// # State
+//
+// Consent nonces (until they expire), attempt counters, withdrawals
+// ([State.Withdraw], [Verifier.WithdrawConsent]) and revocations
+// ([State.Revoke]) are durable: one bbolt file per kiosk ([OpenState]),
+// every update an fsynced transaction made before the work it guards, so a
+// restart, a kill -9 at any instant, or concurrent calls never lose a
+// consent, a withdrawal or a failure. Reference IDs are stored only
+// keyed-hashed under a key derived from the kiosk's [VerifierKey]. A
+// missing (when expected) or damaged file is [ErrStateMissing] or
+// [ErrStateCorrupt], never a fresh start.
 //
 // # Enrolment quality
 //
@@ -79,10 +100,16 @@
 //
 // # Memory
 //
-// Templates and descriptors held by this package are zeroed when no longer
-// needed ([Reference.Wipe]; enrolment buffers and, in Verify, the live
-// descriptor and the template on return); the face engine zeroes the
-// pixels and JPEG buffers it allocates. This is best effort: Go's garbage
-// collector may have copied memory before, dlib keeps short-lived copies of
-// its own, and the caller's frame bytes belong to the caller.
+// Every buffer this package fills with a template or a descriptor is
+// zeroed before the call that filled it returns: in [Opener.Open] and
+// [Verifier.Verify], the age plaintext, the PIN layer's plaintext, the
+// COSE payload and the parsed body's template; in Verify, every detected
+// face's descriptor, the live descriptor and the reference's template;
+// enrolment buffers in [Issuer.Enroll]; [Reference.Wipe] for a Reference
+// a caller holds. The face engine zeroes the pixels and JPEG buffers it
+// allocates. This is best effort, and Go cannot guarantee more: its
+// garbage collector may move or copy memory before it is zeroed (stacks
+// grow by copying), the CBOR and COSE libraries may keep transient copies,
+// dlib keeps short-lived copies of its own, memory may have been paged to
+// swap, and the caller's frames and reference bytes belong to the caller.
 package verify

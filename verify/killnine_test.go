@@ -31,6 +31,8 @@ import (
 
 const killChildEnv = "ONEFACE_KILL9_CHILD"
 
+const killNotice = "We compare your face with your card, keep no image, and log the use."
+
 var fakeModel = ModelID{0xfa, 0x4e, 0x00, 0x01}
 
 type killConfig struct {
@@ -76,7 +78,7 @@ func fakeVerifier(t testing.TB, c *killConfig, st *State, alog AuditLog, skey st
 	tab := &calib.Table{Models: []calib.Model{{ModelID: fakeModel.String(), Entries: []calib.Entry{{Photos: 1, TargetFMR: 1e-3, Threshold: 0.5}}}}}
 	m := fakeModel
 	v, err := New(VerifierConfig{Opener: o, Audit: alog, State: st, KioskKey: kk, Clock: clock,
-		Policy: Policy{Notices: map[string][32]byte{"notice-1": NoticeHash(noticeText)}, Liveness: LivenessNone,
+		Policy: Policy{Notices: map[string][32]byte{"notice-1": NoticeHash(killNotice)}, Liveness: LivenessNone,
 			LockoutWindow: 1000 * time.Hour, UnsealPerMinute: 1 << 30},
 		calib: tab, analyze: fakeAnalyze, model: &m})
 	if err != nil {
@@ -116,7 +118,7 @@ func TestKillNineChild(t *testing.T) {
 	worker := func(seed uint64) {
 		r := mrand.New(mrand.NewPCG(seed, 1))
 		for {
-			consent := &Consent{Purpose: "door-main", NoticeVersion: "notice-1", NoticeHash: NoticeHash(noticeText), GivenAt: c.Now}
+			consent := &Consent{Purpose: "door-main", NoticeVersion: "notice-1", NoticeHash: NoticeHash(killNotice), GivenAt: c.Now}
 			rand.Read(consent.Nonce[:])
 			op, k := r.IntN(4), 0
 			req := Request{Purpose: "door-main", Consent: consent}

@@ -328,3 +328,30 @@ func TestWipesEveryTemplateBuffer(t *testing.T) {
 		}
 	}
 }
+
+// TestFrameImage: a camera that already has pixels passes them as
+// Frame.Image (no JPEG round trip in oneface) and gets the same decision;
+// a frame with both or neither form is unreadable.
+func TestFrameImage(t *testing.T) {
+	k := newKiosk(t, nil, Policy{ExposeDistance: true})
+	enr := k.enroll(t, abel1)
+	jpegBytes := testenv.ReadLFW(t, abel4)
+	byBytes, err := k.verifier.Verify(context.Background(), k.request(enr.Reference, jpegBytes))
+	if err != nil || !byBytes.Match {
+		t.Fatalf("%+v %v", byBytes, err)
+	}
+	req := k.request(enr.Reference)
+	req.Frames = []Frame{{Image: decodeJPEG(t, jpegBytes), CapturedAt: k.clock()}}
+	byImage, err := k.verifier.Verify(context.Background(), req)
+	if err != nil || !byImage.Match || abs(byImage.Distance-byBytes.Distance) > 1e-6 {
+		t.Fatalf("image frame: %+v %v (bytes: distance %v)", byImage, err, byBytes.Distance)
+	}
+	for name, f := range map[string]Frame{"both": {Image: decodeJPEG(t, jpegBytes), Encoded: jpegBytes}, "neither": {}} {
+		req := k.request(enr.Reference)
+		req.Frames = []Frame{f}
+		d, err := k.verifier.Verify(context.Background(), req)
+		if err != nil || !d.Refused || d.Reasons[0].Code != ReasonUnreadable {
+			t.Fatalf("%s: %+v %v", name, d, err)
+		}
+	}
+}

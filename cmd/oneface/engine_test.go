@@ -83,13 +83,13 @@ func TestKeygenEnrollOpen(t *testing.T) {
 		t.Fatalf("enroll: exit %d\n%s%s", code, out, stderr)
 	}
 	for _, ref := range []string{p("ref.txt"), p("card.png")} {
-		code, out, stderr = runCLI("open", "-models", models, "-key", p("kiosk.key"), "-issuer", strings.TrimSpace(issuerPub),
+		code, out, stderr = runCLI("open", "-models", models, "-key", p("kiosk.key"), "-secret", p("deploy.secret"), "-issuer", strings.TrimSpace(issuerPub),
 			"-purpose", "door-main", ref)
 		if code != 0 || !strings.Contains(out, `opens for "door-main"`) {
 			t.Fatalf("open %s: exit %d\n%s%s", ref, code, out, stderr)
 		}
 	}
-	code, _, stderr = runCLI("open", "-models", models, "-key", p("kiosk.key"), "-issuer", strings.TrimSpace(issuerPub),
+	code, _, stderr = runCLI("open", "-models", models, "-key", p("kiosk.key"), "-secret", p("deploy.secret"), "-issuer", strings.TrimSpace(issuerPub),
 		"-purpose", "vault", p("ref.txt"))
 	if code != 1 || !strings.Contains(stderr, "oneface: error: verify: purpose not allowed") {
 		t.Fatalf("wrong purpose: exit %d %q", code, stderr)
@@ -100,7 +100,7 @@ func TestKeygenEnrollOpen(t *testing.T) {
 	}
 	os.WriteFile(p("notice-1.txt"), []byte("We compare your face with your card."), 0o644)
 	kiosk := func(extra ...string) (int, string, string) {
-		args := append([]string{"verify", "-models", models, "-key", p("kiosk.key"), "-issuer", strings.TrimSpace(issuerPub),
+		args := append([]string{"verify", "-models", models, "-key", p("kiosk.key"), "-secret", p("deploy.secret"), "-issuer", strings.TrimSpace(issuerPub),
 			"-purpose", "door-main", "-audit-log", p("audit"), "-log-key", p("log.key"), "-notice", p("notice-1.txt")}, extra...)
 		return runCLI(args...)
 	}

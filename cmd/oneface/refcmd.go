@@ -259,16 +259,17 @@ func runEnroll(args []string, stdout, stderr io.Writer) error {
 func runOpen(args []string, stdout, stderr io.Writer) error {
 	fs, dir := newFlags("open", stderr)
 	keyFile := fs.String("key", "", "verifier secret key file")
-	secretFile := fs.String("secret", "", "deployment secret file (needed for PIN references)")
+	secretFile := fs.String("secret", "", "deployment secret file (references are bound to their deployment)")
 	purpose := fs.String("purpose", "", "the purpose the reference is presented for")
+	allowV1 := fs.Bool("allow-v1", false, "also open version 1 references (WEAKER: see OpenerConfig.AllowV1)")
 	pinEnv := fs.String("pin-env", "", "name of an environment variable holding the holder's PIN")
 	var issuers list
 	fs.Var(&issuers, "issuer", "trusted issuer public key, repeatable")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *keyFile == "" || *purpose == "" || len(issuers) == 0 || fs.NArg() != 1 {
-		return usageError{"open needs -key, -issuer, -purpose and one reference (text file, or a PNG/JPEG image of its QR code)"}
+	if *keyFile == "" || *purpose == "" || len(issuers) == 0 || *secretFile == "" || fs.NArg() != 1 {
+		return usageError{"open needs -key, -secret, -issuer, -purpose and one reference (text file, or a PNG/JPEG image of its QR code)"}
 	}
 	pin, err := pinFromEnv(*pinEnv)
 	if err != nil {
@@ -283,6 +284,7 @@ func runOpen(args []string, stdout, stderr io.Writer) error {
 		return engineError(*dir, err)
 	}
 	cfg.ModelID = verify.ModelID(id)
+	cfg.AllowV1 = *allowV1
 	o, err := verify.NewOpener(cfg)
 	if err != nil {
 		return err
@@ -295,12 +297,15 @@ func runOpen(args []string, stdout, stderr io.Writer) error {
 	if errors.Is(err, verify.ErrPINRequired) {
 		return hintError{err, []string{"pass the holder's PIN with -pin-env VAR"}}
 	}
+	if errors.Is(err, verify.ErrV1) {
+		return hintError{err, []string{"re-issue the reference with this version of oneface, or pass -allow-v1 (weaker) while cards are replaced"}}
+	}
 	if err != nil {
 		return err
 	}
 	defer r.Wipe()
 	q := r.EnrollQuality()
-	fmt.Fprintf(stdout, "reference %s opens for %q\n", r.ID(), *purpose)
+	fmt.Fprintf(stdout, "reference %s (format v%d) opens for %q\n", r.ID(), r.Version(), *purpose)
 	fmt.Fprintf(stdout, "  subject %s, issuer key %08x, model %s\n", r.Subject(), r.IssuerKeyID(), r.ModelID())
 	fmt.Fprintf(stdout, "  issued %s, expires %s, purposes %s\n", r.IssuedAt().UTC().Format(time.RFC3339), r.ExpiresAt().UTC().Format(time.RFC3339), strings.Join(r.Purposes(), ","))
 	fmt.Fprintf(stdout, "  template: mean of %d photo(s), smallest face %d px\n", q.Photos, q.MinFacePx)
@@ -328,8 +333,7 @@ func readReference(path string) ([]byte, error) {
 }
 
 // openerConfig reads a kiosk's trust settings from flags: the trusted
-// issuer public keys, its secret key file and, optionally, the deployment
-// secret file.
+// issuer public keys, its secret key file and the deployment secret file.
 func openerConfig(issuers []string, keyFile, secretFile string) (verify.OpenerConfig, error) {
 	var cfg verify.OpenerConfig
 	for _, s := range issuers {

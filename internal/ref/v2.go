@@ -93,7 +93,15 @@ func (b *BodyV2) validate() error {
 	case b.Template.Count() == 0:
 		return malformed("body: template of %d bytes, encoding %d, %d dimensions", len(b.Template.Data), b.Template.Encoding, b.Template.Dims)
 	}
-	return v1.validateCommon()
+	if err := v1.validateCommon(); err != nil {
+		return err
+	}
+	vs, err := b.Template.Decode() // every value must be finite (found by FuzzBodyV2)
+	if err != nil {
+		return err
+	}
+	wipeAll(vs, nil)
+	return nil
 }
 
 // DeploymentID derives the public deployment identifier from the 32-byte

@@ -44,6 +44,12 @@
 //	attempts/<ref 16>   n × 16 bytes (n ≤ MaxAttempts): Unix nanoseconds (8, big-endian) ‖ random tag (8)
 //	blocked/<ref 16>    9 bytes: kind (1 revoked, 2 withdrawn) ‖ Unix seconds (8, big-endian)
 //	limits/unseal       16 bytes: tokens (float64 bits, big-endian) ‖ last refill, Unix nanoseconds
+//
+// Every value outside meta is followed by an 8-byte tag,
+// HMAC-SHA256(key, "entry" ‖ len(bucket) ‖ bucket ‖ len(k) ‖ k ‖ value)[:8],
+// checked on every read and for every entry at Open: bbolt checksums only
+// its meta pages, so this is how a damaged key or value is found. It
+// guards against damage, not against whoever holds the kiosk key.
 package state
 
 import (
@@ -261,7 +267,7 @@ func open(path string, key []byte, fresh bool) (s *Store, err error) {
 			if !hmac.Equal(m.Get(kKeycheck), check) {
 				return ErrKey
 			}
-			return scan(tx)
+			return s.scan(tx)
 		})
 	}
 	if err != nil {
@@ -271,14 +277,19 @@ func open(path string, key []byte, fresh bool) (s *Store, err error) {
 }
 
 // scan walks every bucket (in the caller's goroutine, so protect covers
-// it) and decodes every key and value: bbolt checksums its meta pages
-// only, so this is where damaged data pages show.
-func scan(tx *bolt.Tx) error {
+// it), checks every entry's tag and decodes every value: bbolt checksums
+// its meta pages only, so this is where damaged data pages show.
+func (s *Store) scan(tx *bolt.Tx) error {
 	keys := 0
 	err := tx.ForEach(func(name []byte, b *bolt.Bucket) error {
 		return b.ForEach(func(k, v []byte) error {
 			keys++
 			var err error
+			if string(name) != string(bMeta) {
+				if v, err = s.open(name, k, v); err != nil {
+					return err
+				}
+			}
 			switch string(name) {
 			case string(bMeta):
 				if !bytes.Equal(k, kVersion) && !bytes.Equal(k, kKeycheck) {
@@ -315,6 +326,42 @@ func scan(tx *bolt.Tx) error {
 		return fmt.Errorf("%w: meta keys missing", ErrCorrupt)
 	}
 	return nil
+}
+
+// tagSize is the length of the keyed tag after every value outside the
+// meta bucket.
+const tagSize = 8
+
+// tag authenticates a value with its bucket and key, so a damaged key or
+// value (bbolt checksums only its meta pages) is found, not believed.
+func (s *Store) tag(bucket, k, v []byte) []byte {
+	return s.mac([]byte("entry"), []byte{byte(len(bucket))}, bucket, []byte{byte(len(k))}, k, v)[:tagSize]
+}
+
+// open checks and strips a stored value's tag.
+func (s *Store) open(bucket, k, raw []byte) ([]byte, error) {
+	if len(raw) < tagSize {
+		return nil, fmt.Errorf("%w: %s value of %d bytes", ErrCorrupt, bucket, len(raw))
+	}
+	v := raw[:len(raw)-tagSize]
+	if !hmac.Equal(raw[len(raw)-tagSize:], s.tag(bucket, k, v)) {
+		return nil, fmt.Errorf("%w: %s entry fails its tag", ErrCorrupt, bucket)
+	}
+	return v, nil
+}
+
+// get returns a bucket's value for k (nil if absent), its tag checked.
+func (s *Store) get(tx *bolt.Tx, bucket, k []byte) ([]byte, error) {
+	raw := tx.Bucket(bucket).Get(k)
+	if raw == nil {
+		return nil, nil
+	}
+	return s.open(bucket, k, raw)
+}
+
+// put stores v with its tag.
+func (s *Store) put(tx *bolt.Tx, bucket, k, v []byte) error {
+	return tx.Bucket(bucket).Put(k, append(v[:len(v):len(v)], s.tag(bucket, k, v)...))
 }
 
 // Close closes the file. It is safe to call more than once.
@@ -433,7 +480,9 @@ func (s *Store) Reserve(id [16]byte, nonce [16]byte, nonceExpiry, now time.Time,
 	r := Reservation{ref: s.RefKey(id)}
 	out := OK
 	err = s.db.Update(func(tx *bolt.Tx) error {
-		if b := tx.Bucket(bBlocked).Get(r.ref); b != nil {
+		if b, err := s.get(tx, bBlocked, r.ref); err != nil {
+			return err
+		} else if b != nil {
 			if _, _, err := decodeBlock(b); err != nil {
 				return err
 			}
@@ -441,11 +490,13 @@ func (s *Store) Reserve(id [16]byte, nonce [16]byte, nonceExpiry, now time.Time,
 			return nil
 		}
 		nb := tx.Bucket(bNonces)
-		if err := expireNonces(nb, now); err != nil {
+		if err := s.expireNonces(nb, now); err != nil {
 			return err
 		}
 		if nonce != ([16]byte{}) {
-			if v := nb.Get(nonce[:]); v != nil {
+			if v, err := s.get(tx, bNonces, nonce[:]); err != nil {
+				return err
+			} else if v != nil {
 				if _, err := decodeExpiry(v); err != nil {
 					return err
 				}
@@ -453,8 +504,11 @@ func (s *Store) Reserve(id [16]byte, nonce [16]byte, nonceExpiry, now time.Time,
 				return nil
 			}
 		}
-		ab := tx.Bucket(bAttempts)
-		as, err := decodeAttempts(ab.Get(r.ref))
+		raw, err := s.get(tx, bAttempts, r.ref)
+		if err != nil {
+			return err
+		}
+		as, err := decodeAttempts(raw)
 		if err != nil {
 			return err
 		}
@@ -464,7 +518,7 @@ func (s *Store) Reserve(id [16]byte, nonce [16]byte, nonceExpiry, now time.Time,
 			return nil
 		}
 		if nonce != ([16]byte{}) {
-			if err := nb.Put(nonce[:], binary.BigEndian.AppendUint64(nil, uint64(nonceExpiry.Unix()))); err != nil {
+			if err := s.put(tx, bNonces, nonce[:], binary.BigEndian.AppendUint64(nil, uint64(nonceExpiry.Unix()))); err != nil {
 				return err
 			}
 		}
@@ -475,7 +529,7 @@ func (s *Store) Reserve(id [16]byte, nonce [16]byte, nonceExpiry, now time.Time,
 		binary.BigEndian.PutUint64(r.rec[:8], uint64(at))
 		rand.Read(r.rec[8:])
 		as = append(as, attempt(r.rec))
-		return ab.Put(r.ref, encodeAttempts(as))
+		return s.put(tx, bAttempts, r.ref, encodeAttempts(as))
 	})
 	if err != nil {
 		return Reservation{}, 0, err
@@ -483,11 +537,15 @@ func (s *Store) Reserve(id [16]byte, nonce [16]byte, nonceExpiry, now time.Time,
 	return r, out, nil
 }
 
-func expireNonces(nb *bolt.Bucket, now time.Time) error {
+func (s *Store) expireNonces(nb *bolt.Bucket, now time.Time) error {
 	c := nb.Cursor()
 	n := 0
 	for k, v := c.First(); k != nil && n < maxNonceScan; k, v = c.Next() {
 		n++
+		v, err := s.open(bNonces, k, v)
+		if err != nil {
+			return err
+		}
 		exp, err := decodeExpiry(v)
 		if err != nil {
 			return err
@@ -516,7 +574,11 @@ func (s *Store) settle(r Reservation, andEarlier bool) (err error) {
 	}
 	return s.db.Update(func(tx *bolt.Tx) error {
 		ab := tx.Bucket(bAttempts)
-		as, err := decodeAttempts(ab.Get(r.ref))
+		raw, err := s.get(tx, bAttempts, r.ref)
+		if err != nil {
+			return err
+		}
+		as, err := decodeAttempts(raw)
 		if err != nil {
 			return err
 		}
@@ -538,7 +600,7 @@ func (s *Store) settle(r Reservation, andEarlier bool) (err error) {
 		if len(keep) == 0 {
 			return ab.Delete(r.ref)
 		}
-		return ab.Put(r.ref, encodeAttempts(keep))
+		return s.put(tx, bAttempts, r.ref, encodeAttempts(keep))
 	})
 }
 
@@ -547,7 +609,11 @@ func (s *Store) settle(r Reservation, andEarlier bool) (err error) {
 func (s *Store) Attempts(id [16]byte, now time.Time, window time.Duration) (n int, err error) {
 	defer protect(&err)()
 	err = s.db.View(func(tx *bolt.Tx) error {
-		as, err := decodeAttempts(tx.Bucket(bAttempts).Get(s.RefKey(id)))
+		raw, err := s.get(tx, bAttempts, s.RefKey(id))
+		if err != nil {
+			return err
+		}
+		as, err := decodeAttempts(raw)
 		n = len(recent(as, now, window))
 		return err
 	})
@@ -558,11 +624,11 @@ func (s *Store) Attempts(id [16]byte, now time.Time, window time.Duration) (n in
 func (s *Store) NonceSeen(nonce [16]byte) (seen bool, err error) {
 	defer protect(&err)()
 	err = s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bNonces).Get(nonce[:])
-		if v == nil {
-			return nil
+		v, err := s.get(tx, bNonces, nonce[:])
+		if v == nil || err != nil {
+			return err
 		}
-		_, err := decodeExpiry(v)
+		_, err = decodeExpiry(v)
 		seen = err == nil
 		return err
 	})
@@ -577,13 +643,14 @@ func (s *Store) Block(id [16]byte, kind Kind, now time.Time) (err error) {
 		return errors.New("state: unknown block kind")
 	}
 	return s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bBlocked)
 		k := s.RefKey(id)
-		if v := b.Get(k); v != nil {
-			_, _, err := decodeBlock(v)
+		if v, err := s.get(tx, bBlocked, k); err != nil || v != nil {
+			if err == nil {
+				_, _, err = decodeBlock(v)
+			}
 			return err
 		}
-		return b.Put(k, append([]byte{byte(kind)}, binary.BigEndian.AppendUint64(nil, uint64(now.Unix()))...))
+		return s.put(tx, bBlocked, k, append([]byte{byte(kind)}, binary.BigEndian.AppendUint64(nil, uint64(now.Unix()))...))
 	})
 }
 
@@ -591,9 +658,9 @@ func (s *Store) Block(id [16]byte, kind Kind, now time.Time) (err error) {
 func (s *Store) IsBlocked(id [16]byte) (kind Kind, found bool, err error) {
 	defer protect(&err)()
 	err = s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bBlocked).Get(s.RefKey(id))
-		if v == nil {
-			return nil
+		v, err := s.get(tx, bBlocked, s.RefKey(id))
+		if v == nil || err != nil {
+			return err
 		}
 		k, _, err := decodeBlock(v)
 		kind, found = k, err == nil
@@ -608,10 +675,10 @@ func (s *Store) IsBlocked(id [16]byte) (kind Kind, found bool, err error) {
 func (s *Store) TakeToken(now time.Time, rate float64, burst int) (ok bool, err error) {
 	defer protect(&err)()
 	err = s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bLimits)
 		tokens, last := float64(burst), now.UnixNano()
-		if v := b.Get(kUnseal); v != nil {
-			var err error
+		if v, err := s.get(tx, bLimits, kUnseal); err != nil {
+			return err
+		} else if v != nil {
 			if tokens, last, err = decodeTokens(v); err != nil {
 				return err
 			}
@@ -625,7 +692,7 @@ func (s *Store) TakeToken(now time.Time, rate float64, burst int) (ok bool, err 
 			ok = true
 		}
 		v := binary.BigEndian.AppendUint64(nil, math.Float64bits(tokens))
-		return b.Put(kUnseal, binary.BigEndian.AppendUint64(v, uint64(last)))
+		return s.put(tx, bLimits, kUnseal, binary.BigEndian.AppendUint64(v, uint64(last)))
 	})
 	return ok, err
 }
