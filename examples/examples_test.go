@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -135,7 +136,8 @@ func newWorld(t *testing.T) *world {
 	return w
 }
 
-// run runs an example and returns its standard output and exit code.
+// run runs an example and returns its standard output followed by its
+// standard error, and its exit code.
 func (w *world) run(t *testing.T, stdin string, name string, args ...string) (string, int) {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(w.bin, name), args...)
@@ -148,7 +150,7 @@ func (w *world) run(t *testing.T, stdin string, name string, args ...string) (st
 		t.Fatalf("%s: %v", name, err)
 	}
 	t.Logf("%s %s: exit %d\n%s%s", name, strings.Join(args, " "), cmd.ProcessState.ExitCode(), stdout.String(), stderr.String())
-	return stdout.String(), cmd.ProcessState.ExitCode()
+	return stdout.String() + stderr.String(), cmd.ProcessState.ExitCode()
 }
 
 // lfw copies a dev photo to name.
@@ -270,6 +272,19 @@ func TestExamples(t *testing.T) {
 				w.card, filepath.Join(tmp, "f", "abel4.jpg")); code != 2 {
 				t.Fatalf("holder, for a purpose the card does not allow: exit %d", code)
 			}
+			// The log directory made writable by others (anyone could
+			// then edit or swap the record): no decision, exit 3, never 0.
+			logDir := filepath.Join(w.kioskData, "audit")
+			if err := os.Chmod(logDir, 0o777); err != nil {
+				t.Fatal(err)
+			}
+			out, code := w.run(t, "", "embedded", append(args, filepath.Join(tmp, "f", "abel4.jpg"))...)
+			if err := os.Chmod(logDir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if code != 3 || strings.Contains(out, "match") || !strings.Contains(out, "unsafe") {
+				t.Fatalf("holder at a kiosk whose log directory is unsafe: exit %d", code)
+			}
 		}},
 		{"frames", func(t *testing.T) {
 			args := []string{"-models", w.models, "-keys", w.kiosk, "-data", w.kioskData, "-window", "1"}
@@ -304,13 +319,15 @@ func TestExamples(t *testing.T) {
 				t.Fatal(err)
 			}
 			i := bytes.Index(b, []byte("decision no-match"))
-			if i < 0 {
+			first := slices.IndexFunc(recs, func(r *audit.Record) bool { return r.Entry.Decision == audit.DecisionNoMatch })
+			if i < 0 || first < 0 {
 				t.Fatal("no no-match entry in the kiosk log")
 			}
 			copy(b[i:], "decision match   ") // same length; the CRC and the tree disagree
 			writeFile(t, filepath.Join(tampered, "entries"), b)
-			if _, code := w.run(t, "", "auditor", "-key", w.kioskLogPub, "-checkpoint", trusted, tampered); code != 1 {
-				t.Fatal("auditor accepted a tampered copy")
+			out, code = w.run(t, "", "auditor", "-key", w.kioskLogPub, "-checkpoint", trusted, tampered)
+			if code != 1 || !strings.Contains(out, "entry "+strconv.FormatInt(recs[first].Index, 10)+":") {
+				t.Fatalf("auditor on a copy with entry %d edited: exit %d", recs[first].Index, code)
 			}
 
 			// Subject access, by the controller, on the kiosk's log: every

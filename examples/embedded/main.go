@@ -56,16 +56,6 @@ func run() (int, error) {
 		return 3, err
 	}
 
-	engine, err := verify.OpenEngine(*models, verify.EngineOptions{PoolSize: 1}) // one analysis at a time
-	if err != nil {
-		return 3, err
-	}
-	defer engine.Close()
-	opener, err := verify.NewOpener(verify.OpenerConfig{Issuers: []*verify.IssuerPublicKey{issuer},
-		Keys: []*verify.VerifierKey{kioskKey}, Secret: secret, ModelID: engine.ModelID()})
-	if err != nil {
-		return 3, err
-	}
 	log, err := audit.Open(filepath.Join(*data, "audit"), read("log.key"), audit.Options{})
 	if err != nil {
 		return 3, err
@@ -78,6 +68,16 @@ func run() (int, error) {
 		return 3, err
 	}
 	defer state.Close()
+	engine, err := verify.OpenEngine(*models, verify.EngineOptions{PoolSize: 1}) // one analysis at a time
+	if err != nil {
+		return 3, err
+	}
+	defer engine.Close()
+	opener, err := verify.NewOpener(verify.OpenerConfig{Issuers: []*verify.IssuerPublicKey{issuer},
+		Keys: []*verify.VerifierKey{kioskKey}, Secret: secret, ModelID: engine.ModelID()})
+	if err != nil {
+		return 3, err
+	}
 	v, err := verify.New(verify.VerifierConfig{Engine: engine, Opener: opener, Audit: log, State: state, KioskKey: signer,
 		Policy: verify.Policy{Notices: map[string][32]byte{"notice-1": verify.NoticeHash(notice)}, Liveness: verify.LivenessNone}})
 	if err != nil {

@@ -67,16 +67,6 @@ func run() (int, error) {
 		return 3, err
 	}
 
-	engine, err := verify.OpenEngine(*models, verify.EngineOptions{PoolSize: 1}) // one analysis at a time
-	if err != nil {
-		return 3, err
-	}
-	defer engine.Close()
-	opener, err := verify.NewOpener(verify.OpenerConfig{Issuers: []*verify.IssuerPublicKey{issuer},
-		Keys: []*verify.VerifierKey{kioskKey}, Secret: secret, ModelID: engine.ModelID()})
-	if err != nil {
-		return 3, err
-	}
 	log, err := audit.Open(filepath.Join(*data, "audit"), read("log.key"), audit.Options{})
 	if err != nil {
 		return 3, err
@@ -87,6 +77,16 @@ func run() (int, error) {
 		return 3, err
 	}
 	defer state.Close()
+	engine, err := verify.OpenEngine(*models, verify.EngineOptions{PoolSize: 1}) // one analysis at a time
+	if err != nil {
+		return 3, err
+	}
+	defer engine.Close()
+	opener, err := verify.NewOpener(verify.OpenerConfig{Issuers: []*verify.IssuerPublicKey{issuer},
+		Keys: []*verify.VerifierKey{kioskKey}, Secret: secret, ModelID: engine.ModelID()})
+	if err != nil {
+		return 3, err
+	}
 	policy := verify.Policy{TargetFMR: 1e-3, MaxFailures: 5, LockoutWindow: 15 * time.Minute,
 		Notices: map[string][32]byte{"notice-1": verify.NoticeHash(notice)}, Liveness: verify.LivenessNone}
 	v, err := verify.New(verify.VerifierConfig{Engine: engine, Opener: opener, Audit: log, State: state, KioskKey: signer, Policy: policy})
