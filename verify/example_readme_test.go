@@ -27,7 +27,7 @@ import (
 // "Go example" is this function's body (TestREADMEGoExample).
 func Example() {
 	ctx := context.Background()
-	// Keys come from files or a secrets store (`oneface keygen`); DO NOT hardcode them.
+	// Keys (made by `oneface keygen`) come from files, the environment or a secrets store; DO NOT hardcode them.
 	issuerKey, err1 := verify.ParseIssuerKey(os.Getenv("ONEFACE_ISSUER_KEY"))
 	secret, err2 := verify.ParseDeploymentSecret(os.Getenv("ONEFACE_DEPLOYMENT_SECRET"))
 	kioskKey, err3 := verify.ParseVerifierKey(os.Getenv("ONEFACE_KIOSK_KEY"))
