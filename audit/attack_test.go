@@ -446,8 +446,21 @@ func TestUntrustedDirectory(t *testing.T) {
 	if st, _ := os.Stat(fresh); st.Mode().Perm() != 0o700 {
 		t.Fatalf("created with mode %v", st.Mode().Perm())
 	}
+	// A directory (or file) owned by another user. Only root can make one.
 	if os.Geteuid() == 0 {
-		t.Log("running as root: the other-owner check is exercised only as a non-root user")
+		dir := t.TempDir()
+		os.Chown(dir, 65534, 65534)
+		if _, err := Open(dir, skey, opt); !errors.Is(err, ErrUnsafeDir) {
+			t.Errorf("directory owned by another user: %v", err)
+		}
+		dir = t.TempDir()
+		os.WriteFile(filepath.Join(dir, entriesFile), nil, 0o600)
+		os.Chown(filepath.Join(dir, entriesFile), 65534, 65534)
+		if _, err := Open(dir, skey, opt); !errors.Is(err, ErrUnsafeDir) {
+			t.Errorf("entries file owned by another user: %v", err)
+		}
+	} else {
+		t.Log("not root: cannot make a directory of another user to test the owner check")
 	}
 }
 

@@ -1,8 +1,10 @@
 package verify_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -125,4 +127,26 @@ func ExampleVerifier_Verify() {
 	} else {
 		fmt.Println("refused or no match:", d.Reasons)
 	}
+}
+
+// Anyone holding the kiosk's public key (the key of its audit log) checks
+// a consent statement offline: which reference, purpose, notice, when and
+// what was decided. Any change to the text or signature fails.
+func ExampleCheckConsentStatement() {
+	const kioskPublicKey = "kiosk-1.example+a9e6dc46+AT0oqbztViDQyUf6OcGfa7QFL+pFhclTptkG7icPwaSn"
+	statement := []byte("oneface consent v1\nreference 06ea0902e692085fae9061211507a681\npurpose door-main\n" +
+		"notice notice-2026-11\nnotice-sha256 f0c783e83f9a3a3c4bce524ce474c052342c6aed100758a4ba0ecbe863c52bca\n" +
+		"nonce 81036f73000000000000000000000000\ngiven 2026-11-30T09:15:00Z\ndecision match\nreason ok\n\n" +
+		"— kiosk-1.example qebcRvhV7VeA6uEuVn87m09vQlp49/UjWN95LbY83KdqMykHaf1WU1XC7t5jWQnPvFUplc131xWWE9BgIq2CMjzQ8gg=\n")
+	st, err := verify.CheckConsentStatement(statement, kioskPublicKey)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(st.ReferenceID, st.Purpose, st.NoticeVersion, st.GivenAt.Format(time.RFC3339), st.Decision)
+	forged := bytes.Replace(statement, []byte("decision match"), []byte("decision refused"), 1)
+	_, err = verify.CheckConsentStatement(forged, kioskPublicKey)
+	fmt.Println(errors.Is(err, verify.ErrConsentStatement))
+	// Output:
+	// 06ea0902e692085fae9061211507a681 door-main notice-2026-11 2026-11-30T09:15:00Z match
+	// true
 }
