@@ -250,6 +250,19 @@ func TestExamples(t *testing.T) {
 			if !bytes.Equal(before, after) || len(entries(t, w.stationLog)) != 1 {
 				t.Fatal("the refused run changed the card or the log")
 			}
+			// A station whose log cannot be trusted issues nothing.
+			if err := os.Chmod(w.stationLog, 0o777); err != nil {
+				t.Fatal(err)
+			}
+			other := filepath.Join(tmp, "other")
+			out, code = w.run(t, subjectID+"\n", "enroll", append(args[:len(args)-6:len(args)-6],
+				"-o", other+".ref", "-qr", other+".png", args[len(args)-2], args[len(args)-1])...)
+			if err := os.Chmod(w.stationLog, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(other + ".ref"); code == 0 || err == nil || !strings.Contains(out, "unsafe") {
+				t.Fatalf("enroll with an unsafe audit directory: exit %d", code)
+			}
 		}},
 		{"embedded", func(t *testing.T) {
 			args := []string{"-models", w.models, "-keys", w.kiosk, "-data", w.kioskData, "-purpose", "door-main", w.card}

@@ -76,16 +76,16 @@ func run() error {
 		return err
 	}
 
-	engine, err := verify.OpenEngine(*models, verify.EngineOptions{PoolSize: 1}) // one analysis at a time
-	if err != nil {
-		return err
-	}
-	defer engine.Close()
 	log, err := audit.Open(*auditDir, logKey, audit.Options{}) // the controller was set at `oneface audit init`
 	if err != nil {
 		return err
 	}
 	defer log.Close()
+	engine, err := verify.OpenEngine(*models, verify.EngineOptions{PoolSize: 1}) // one analysis at a time
+	if err != nil {
+		return err
+	}
+	defer engine.Close()
 	issuer, err := verify.NewIssuer(verify.IssuerConfig{Key: key, Secret: secret, Engine: engine, Audit: log})
 	if err != nil {
 		return err
