@@ -49,8 +49,8 @@ func run() (int, error) {
 	window := flag.Int("window", 3, "frames per attempt (1..10)")
 	receipt := flag.String("receipt", "", "write the person's audit receipt of the decision to this new file")
 	flag.Parse()
-	if flag.NArg() != 2 {
-		return 3, errors.New("usage: frames [flags] CARD FRAME-DIR (CARD: the card's QR code as PNG/JPEG, or the reference file)")
+	if flag.NArg() != 2 || *window < 1 || *window > 10 {
+		return 3, errors.New("usage: frames [-window 1..10] [flags] CARD FRAME-DIR (CARD: the card's QR code as PNG/JPEG, or the reference file)")
 	}
 	var errs []error
 	read := func(name string) string {
