@@ -34,6 +34,7 @@ packages=(
 	libblas-dev liblapack-dev libatlas-base-dev libjpeg62-turbo-dev
 	libopenblas0-pthread
 	libopencv-dnn-dev
+	openssh-client sqlite3 bzip2 curl
 )
 
 missing=()
@@ -87,6 +88,7 @@ while read -r want name; do
 	*)
 		from="$src/$name" ;;
 	esac
+	[ -f "$from" ] || from=$(bash scripts/fetch-models.sh "$name" </dev/null) || exit 1 # HOOK fetch-models: not in $ONEFACE_MODELS or ../shared/models: fetch from the public source (scripts/models.sources), pinned SHA-256
 	[ -f "$from" ] || die "model file $name not found at $from; expected SHA-256 $want; obtain it from $(where_to_get "$name")"
 	from=$(realpath "$from")
 

@@ -109,7 +109,9 @@
 // a caller holds. The face engine zeroes the pixels and JPEG buffers it
 // allocates. This is best effort, and Go cannot guarantee more: its
 // garbage collector may move or copy memory before it is zeroed (stacks
-// grow by copying), the CBOR and COSE libraries may keep transient copies,
+// grow by copying), the CBOR and COSE libraries keep transient copies
+// (go-cose builds the to-be-signed structure, payload included, to check
+// the signature),
 // dlib keeps short-lived copies of its own, memory may have been paged to
 // swap, and the caller's frames and reference bytes belong to the caller.
 package verify

@@ -5,8 +5,10 @@
 // guess.
 //
 // The table is generated from the LFW dev set (../shared/faces/lfw-dev)
-// by `go generate ./internal/calib` and committed; TestRegenerate checks
-// that it regenerates bit-identically. Comparisons use every pair of dev
+// by `go generate ./internal/calib` (`make calibrate`; the generator is
+// package calibgen, so this package links nothing but the standard
+// library) and committed; calibgen's TestRegenerate checks that it
+// regenerates bit-identically. Comparisons use every pair of dev
 // images of different people (impostors) and of the same person
 // (genuine), in both LFW variants; for each target the lower (stricter)
 // of the two variants' thresholds is kept. Such pairs are not
@@ -23,8 +25,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-
-	"github.com/oneface/oneface/internal/eval"
 )
 
 //go:generate go run gen_calibration.go
@@ -32,11 +32,25 @@ import (
 //go:embed calibration.json
 var tableJSON []byte
 
+// Rate is a measured error rate with the counts behind it: Errors out of
+// Trials comparisons, Value = Errors/Trials, and its 95 % confidence
+// interval [Lo, Hi] (exact Clopper-Pearson, or the rule of three when
+// there is no error), all as fractions in [0, 1]. The generator computes
+// it with internal/eval; this copy keeps the runtime free of eval's
+// dependencies.
+type Rate struct {
+	Errors int     `json:"errors"`
+	Trials int     `json:"trials"`
+	Value  float64 `json:"value"`
+	Lo     float64 `json:"ci95_lo"`
+	Hi     float64 `json:"ci95_hi"`
+}
+
 // Basis is the evidence behind a threshold on one dataset variant.
 type Basis struct {
-	Variant  string    `json:"variant"`
-	Impostor eval.Rate `json:"fmr_at_threshold"`  // impostor comparisons and errors at the chosen threshold
-	Genuine  eval.Rate `json:"fnmr_at_threshold"` // genuine comparisons and misses at the chosen threshold
+	Variant  string `json:"variant"`
+	Impostor Rate   `json:"fmr_at_threshold"`  // impostor comparisons and false matches at the chosen threshold
+	Genuine  Rate   `json:"fnmr_at_threshold"` // genuine comparisons and false non-matches at the chosen threshold
 }
 
 // Entry is one calibrated operating point.

@@ -9,7 +9,7 @@ import (
 	"log"
 	"os"
 
-	"github.com/oneface/oneface/internal/calib"
+	"github.com/oneface/oneface/internal/calib/calibgen"
 	"github.com/oneface/oneface/internal/eval"
 	"github.com/oneface/oneface/internal/facerec"
 	"github.com/oneface/oneface/internal/testenv"
@@ -21,7 +21,7 @@ func main() {
 		log.Fatal(err)
 	}
 	defer e.Close()
-	b, err := calib.Generate(context.Background(), eval.EngineDescriber{E: e}, testenv.FacesDir()+"/lfw-dev")
+	b, err := calibgen.Generate(context.Background(), eval.EngineDescriber{E: e}, testenv.FacesDir()+"/lfw-dev")
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -9,11 +9,13 @@ import (
 	"errors"
 	"image"
 	"math"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 
 	"github.com/oneface/oneface/internal/facerec"
+	"github.com/oneface/oneface/internal/onnx"
 	"github.com/oneface/oneface/internal/testenv"
 )
 
@@ -127,9 +129,33 @@ func TestEmbedderClose(t *testing.T) {
 	}
 }
 
+// The attacker holds the kiosk's disk: a missing model, another valid ONNX
+// network under the embedding's name, or the real file with one byte
+// changed must all be refused before OpenCV parses anything.
 func TestOpenWrongModel(t *testing.T) {
-	dir := t.TempDir()
-	if _, err := Open(dir, Options{}); err == nil {
-		t.Fatal("Open without a model file succeeded")
+	real, err := os.ReadFile(filepath.Join(testenv.ModelDir(), ModelFile))
+	if err != nil {
+		testenv.Missing(t, "ArcFace ONNX model", err)
+	}
+	other := filepath.Join(testenv.FacesDir(), "..", "models", "antispoof", "2.7_80x80_MiniFASNetV2.onnx")
+	otherBytes, err := os.ReadFile(other)
+	if err != nil {
+		testenv.Missing(t, "another ONNX network (../shared/models/antispoof)", err)
+	}
+	flipped := append([]byte(nil), real...)
+	flipped[len(flipped)/2] ^= 1
+	for name, content := range map[string][]byte{"missing": nil, "other network": otherBytes, "one bit flipped": flipped} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			if content != nil {
+				if err := os.WriteFile(filepath.Join(dir, ModelFile), content, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e, err := Open(dir, Options{})
+			if !errors.Is(err, onnx.ErrModel) || e != nil {
+				t.Fatalf("Open = %v, %v; want onnx.ErrModel", e, err)
+			}
+		})
 	}
 }

@@ -19,7 +19,10 @@ import (
 	"gonum.org/v1/gonum/stat/distuv"
 )
 
-// Rate is an error rate with the counts behind it.
+// Rate is an error rate with the counts behind it: Errors of Trials
+// comparisons, Value = Errors/Trials and its 95 % confidence interval
+// [Lo, Hi], as fractions. With no trials the rate is undefined: Value is
+// NaN (null in JSON, "n/a" in text) and the interval is [0, 1].
 type Rate struct {
 	Errors int     `json:"errors"`
 	Trials int     `json:"trials"`
@@ -120,7 +123,8 @@ func (s *Scores) AtFMR(target float64) (Operating, error) {
 }
 
 // EER is the equal error rate: over every candidate threshold, the point
-// where FMR and FNMR are closest, reported as their mean.
+// where FMR and FNMR are closest, reported as their mean. Both are NaN
+// (undefined) when either class has no comparison.
 func (s *Scores) EER() (eer, threshold float64) {
 	gen, imp := s.sorted()
 	if len(gen) == 0 || len(imp) == 0 {
@@ -141,7 +145,8 @@ func (s *Scores) EER() (eer, threshold float64) {
 }
 
 // AUC is the area under the ROC curve: the probability that a genuine
-// distance is below an impostor distance, ties counting one half.
+// distance is below an impostor distance, ties counting one half. NaN
+// (undefined) when either class has no comparison.
 func (s *Scores) AUC() float64 {
 	gen, imp := s.sorted()
 	if len(gen) == 0 || len(imp) == 0 {

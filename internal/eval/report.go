@@ -1,12 +1,14 @@
 package eval
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"image/color"
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -31,13 +33,17 @@ func LoadReport(path string) (*Report, error) {
 
 // WriteReport writes report.json, report.md and the plots (det.png,
 // det.svg, hist.png, hist.svg) into dir. With compare, the plots and the
-// summary overlay the two reports.
+// summary overlay the two reports. A metric the data leave undefined
+// (NaN, such as the EER when one class has no scored pair) is null in
+// report.json and "n/a" in report.md; the texts are built before anything
+// is written.
 func WriteReport(dir string, r, compare *Report) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
+		return err
+	}
+	md := Markdown(r, compare)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "report.json"), append(b, '\n'), 0o644); err != nil {
@@ -55,7 +61,154 @@ func WriteReport(dir string, r, compare *Report) error {
 			return err
 		}
 	}
-	return os.WriteFile(filepath.Join(dir, "report.md"), []byte(Markdown(r, compare)), 0o644)
+	return os.WriteFile(filepath.Join(dir, "report.md"), []byte(md), 0o644)
+}
+
+// MarshalJSON writes the report as encoding/json would, except that a
+// float64 that is not finite (an undefined metric) is null.
+func (r Report) MarshalJSON() ([]byte, error) { return marshalFinite(reflect.ValueOf(r)) }
+
+// UnmarshalJSON reads a report written by MarshalJSON; null floats read
+// as NaN.
+func (r *Report) UnmarshalJSON(b []byte) error { return unmarshalFinite(b, reflect.ValueOf(r).Elem()) }
+
+// MarshalJSON writes null for an undefined rate (no trials).
+func (r Rate) MarshalJSON() ([]byte, error) { return marshalFinite(reflect.ValueOf(r)) }
+
+// UnmarshalJSON reads null as NaN.
+func (r *Rate) UnmarshalJSON(b []byte) error { return unmarshalFinite(b, reflect.ValueOf(r).Elem()) }
+
+// MarshalJSON writes null for an undefined value.
+func (o Operating) MarshalJSON() ([]byte, error) { return marshalFinite(reflect.ValueOf(o)) }
+
+// UnmarshalJSON reads null as NaN.
+func (o *Operating) UnmarshalJSON(b []byte) error {
+	return unmarshalFinite(b, reflect.ValueOf(o).Elem())
+}
+
+// jsonName is a struct field's JSON name ("" to skip) and omitempty.
+func jsonName(f reflect.StructField) (string, bool) {
+	if !f.IsExported() {
+		return "", false
+	}
+	tag := f.Tag.Get("json")
+	if tag == "-" {
+		return "", false
+	}
+	name, opts, _ := strings.Cut(tag, ",")
+	if name == "" {
+		name = f.Name
+	}
+	return name, strings.Contains(","+opts+",", ",omitempty,")
+}
+
+// marshalFinite encodes structs, slices and float64s itself, in field
+// order with the fields' JSON names, writing null for NaN and ±Inf; any
+// other value is left to encoding/json. It covers the report types'
+// shapes (no maps, pointers or embedded structs).
+func marshalFinite(v reflect.Value) ([]byte, error) {
+	switch v.Kind() {
+	case reflect.Float64:
+		if f := v.Float(); math.IsNaN(f) || math.IsInf(f, 0) {
+			return []byte("null"), nil
+		}
+		return json.Marshal(v.Float())
+	case reflect.Slice:
+		if v.IsNil() {
+			return []byte("null"), nil
+		}
+		var b bytes.Buffer
+		b.WriteByte('[')
+		for i := range v.Len() {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			e, err := marshalFinite(v.Index(i))
+			if err != nil {
+				return nil, err
+			}
+			b.Write(e)
+		}
+		b.WriteByte(']')
+		return b.Bytes(), nil
+	case reflect.Struct:
+		var b bytes.Buffer
+		b.WriteByte('{')
+		for i := range v.NumField() {
+			name, omitempty := jsonName(v.Type().Field(i))
+			if name == "" || (omitempty && v.Field(i).IsZero()) || (omitempty && v.Field(i).Kind() == reflect.Slice && v.Field(i).Len() == 0) {
+				continue
+			}
+			e, err := marshalFinite(v.Field(i))
+			if err != nil {
+				return nil, err
+			}
+			if b.Len() > 1 {
+				b.WriteByte(',')
+			}
+			k, _ := json.Marshal(name)
+			b.Write(k)
+			b.WriteByte(':')
+			b.Write(e)
+		}
+		b.WriteByte('}')
+		return b.Bytes(), nil
+	}
+	return json.Marshal(v.Interface())
+}
+
+// unmarshalFinite is marshalFinite's inverse: null reads as NaN for a
+// float64 and as nil for a slice; unknown keys are ignored.
+func unmarshalFinite(data []byte, v reflect.Value) error {
+	null := bytes.Equal(bytes.TrimSpace(data), []byte("null"))
+	switch v.Kind() {
+	case reflect.Float64:
+		if null {
+			v.SetFloat(math.NaN())
+			return nil
+		}
+		var f float64
+		if err := json.Unmarshal(data, &f); err != nil {
+			return err
+		}
+		v.SetFloat(f)
+		return nil
+	case reflect.Slice:
+		if null {
+			v.SetZero()
+			return nil
+		}
+		var elems []json.RawMessage
+		if err := json.Unmarshal(data, &elems); err != nil {
+			return err
+		}
+		s := reflect.MakeSlice(v.Type(), len(elems), len(elems))
+		for i, e := range elems {
+			if err := unmarshalFinite(e, s.Index(i)); err != nil {
+				return err
+			}
+		}
+		v.Set(s)
+		return nil
+	case reflect.Struct:
+		if null {
+			return nil
+		}
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(data, &fields); err != nil {
+			return err
+		}
+		for i := range v.NumField() {
+			name, _ := jsonName(v.Type().Field(i))
+			if raw, ok := fields[name]; ok && name != "" {
+				if err := unmarshalFinite(raw, v.Field(i)); err != nil {
+					return fmt.Errorf("%s: %w", name, err)
+				}
+			}
+		}
+		return nil
+	}
+	return json.Unmarshal(data, v.Addr().Interface())
 }
 
 // Summary is the short text report printed by the CLI.
@@ -73,19 +226,38 @@ func Summary(r *Report) string {
 	for _, u := range r.Unsupported {
 		fmt.Fprintf(&b, "  not claimed: %s\n", strings.TrimPrefix(u, "eval: "))
 	}
-	fmt.Fprintf(&b, "  EER %.2f%% (at %.4f), ROC AUC %.4f", 100*r.EER, r.EERThreshold, r.AUC)
+	if defined(r.EER) {
+		fmt.Fprintf(&b, "  EER %.2f%% (at %.4f)", 100*r.EER, r.EERThreshold)
+	} else {
+		b.WriteString("  EER n/a")
+	}
+	fmt.Fprintf(&b, ", ROC AUC %s", orNA("%.4f", r.AUC))
 	if r.BestThreshold != 0 {
-		fmt.Fprintf(&b, ", best-threshold accuracy %.2f%% (at %.4f)", 100*r.BestAccuracy, r.BestThreshold)
+		fmt.Fprintf(&b, ", best-threshold accuracy %s (at %s)", orNA("%.2f%%", 100*r.BestAccuracy), orNA("%.4f", r.BestThreshold))
+	}
+	if !defined(r.EER) {
+		b.WriteString(" (undefined without both genuine and impostor comparisons)")
 	}
 	b.WriteString("\n")
 	if len(r.FoldAccuracy) > 0 {
-		fmt.Fprintf(&b, "  %d-fold accuracy %.2f%% ± %.2f%%\n", len(r.FoldAccuracy), 100*r.FoldMean, 100*r.FoldStd)
+		fmt.Fprintf(&b, "  %d-fold accuracy %s ± %s\n", len(r.FoldAccuracy), orNA("%.2f%%", 100*r.FoldMean), orNA("%.2f%%", 100*r.FoldStd))
 	}
 	if len(r.LineErrors) > 0 {
 		fmt.Fprintf(&b, "  %d CSV lines skipped (first: %s)\n", len(r.LineErrors), r.LineErrors[0])
 	}
 	fmt.Fprintf(&b, "  %d images, %d from cache, %.1f s\n", r.Images, r.CacheHits, r.WallSeconds)
 	return b.String()
+}
+
+// defined reports whether a metric has a value (is finite).
+func defined(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+
+// orNA formats a defined value, and "n/a" for an undefined one.
+func orNA(format string, f float64) string {
+	if !defined(f) {
+		return "n/a"
+	}
+	return fmt.Sprintf(format, f)
 }
 
 // Markdown is report.md.
@@ -152,11 +324,13 @@ func detPlot(reports []*Report, path string) error {
 	p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
 	p.X.Tick.Marker, p.Y.Tick.Marker = plot.LogTicks{Prec: -1}, plot.LogTicks{Prec: -1}
 	p.Legend.Top = true
+	drawn := false
 	for i, r := range reports {
 		pts := detCurve(r)
 		if len(pts) == 0 {
 			continue
 		}
+		drawn = true
 		l, err := plotter.NewLine(pts)
 		if err != nil {
 			return err
@@ -166,6 +340,9 @@ func detPlot(reports []*Report, path string) error {
 		p.Add(l)
 		p.Legend.Add(fmt.Sprintf("%s (%d gen / %d imp)", r.Name, len(r.Genuine), len(r.Impostor)), l)
 		for _, o := range r.AtFMR {
+			if o.FMR.Trials == 0 || o.FNMR.Trials == 0 {
+				continue
+			}
 			s, err := plotter.NewScatter(plotter.XYs{{X: math.Max(o.FMR.Value, 0.5/float64(o.FMR.Trials)), Y: math.Max(o.FNMR.Value, 0.5/float64(o.FNMR.Trials))}})
 			if err != nil {
 				return err
@@ -174,6 +351,11 @@ func detPlot(reports []*Report, path string) error {
 			s.Radius = vg.Points(3)
 			p.Add(s)
 		}
+	}
+	if !drawn {
+		// A log axis needs a positive range even with nothing on it.
+		p.Title.Text += " — undefined: no genuine or no impostor comparison"
+		p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 1e-4, 1, 1e-4, 1
 	}
 	p.Add(plotter.NewGrid())
 	return p.Save(7*vg.Inch, 5*vg.Inch, path)

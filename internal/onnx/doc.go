@@ -51,6 +51,11 @@
 // [Net.Close] is idempotent, waits for a Run in flight and makes later
 // calls fail with [ErrClosed].
 //
+// Debian's OpenCV 4.6 parallelises with TBB and picks SIMD kernels at run
+// time (baseline SSE2, dispatched up to AVX-512): outputs can differ in the
+// last bits between CPUs, which is why golden tests compare with a
+// tolerance (internal/embed's TestGolden: 1e-4; measured 6.6e-7 here).
+//
 // # Build
 //
 // The cgo flags name OpenCV's core and dnn libraries only (-lopencv_dnn

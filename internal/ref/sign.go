@@ -93,7 +93,9 @@ func verify(signed []byte, keys func(keyID uint32) []ed25519.PublicKey, aad []by
 	}
 	// One encoding per envelope: what we would have written.
 	again, err := msg.MarshalCBOR()
-	if err != nil || !bytes.Equal(again, signed) {
+	canonical := err == nil && bytes.Equal(again, signed)
+	clear(again) // it holds the payload, the template
+	if !canonical {
 		return nil, 0, malformed("COSE_Sign1: non-canonical encoding")
 	}
 	keyID = binary.BigEndian.Uint32(k)

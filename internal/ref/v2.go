@@ -39,6 +39,12 @@ const (
 // replay the reference in another deployment that trusts the same issuer
 // (Deployment must equal the verifier's own). The template names its
 // encoding and dimension, for the 512-D embedding.
+//
+// The verifier recipients are deliberately not bound: age's X25519
+// stanzas do not name their recipient, so a kiosk could check a
+// recipients hash only against a complete list of the deployment's kiosks
+// it would have to be configured with; the deployment ID binds what a
+// kiosk can check, in 10 bytes.
 type BodyV2 struct {
 	Version     uint64   `cbor:"1,keyasint"`  // always 2
 	ID          []byte   `cbor:"2,keyasint"`  // random reference ID, 16 bytes; equals the container's

@@ -1,4 +1,10 @@
-package calib
+// Package calibgen generates internal/calib's calibration table from the
+// LFW dev set with the real engine. It is a tool package: the runtime
+// reads the committed table through package calib, which links nothing
+// but the standard library; only the generator (gen_calibration.go, run
+// by `go generate ./internal/calib` or `make calibrate`) and its tests
+// link internal/eval and its plotting and statistics dependencies.
+package calibgen
 
 import (
 	"bytes"
@@ -12,6 +18,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/oneface/oneface/internal/calib"
 	"github.com/oneface/oneface/internal/eval"
 	"github.com/oneface/oneface/internal/facerec"
 )
@@ -59,11 +66,11 @@ func Generate(ctx context.Context, d eval.Describer, lfwDir string) ([]byte, err
 	if err != nil {
 		return nil, err
 	}
-	return Marshal(&Table{Models: []Model{*m}})
+	return Marshal(&calib.Table{Models: []calib.Model{*m}})
 }
 
 // Marshal is the canonical JSON form of a table.
-func Marshal(t *Table) ([]byte, error) {
+func Marshal(t *calib.Table) ([]byte, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetIndent("", "  ")
@@ -75,8 +82,8 @@ func Marshal(t *Table) ([]byte, error) {
 
 // Compute derives the operating points from descriptors grouped by
 // variant and person.
-func Compute(modelID string, people map[string]map[string][]facerec.Descriptor) (*Model, error) {
-	m := &Model{
+func Compute(modelID string, people map[string]map[string][]facerec.Descriptor) (*calib.Model, error) {
+	m := &calib.Model{
 		ModelID: modelID,
 		Metric:  "euclidean; match iff distance < threshold",
 		Source:  "LFW dev fold (../shared/faces/lfw-dev), variants " + strings.Join(variants, " and ") + "; subject = face nearest the frame centre",
@@ -105,9 +112,9 @@ func Compute(modelID string, people map[string]map[string][]facerec.Descriptor) 
 			}
 			th = math.Floor(th/thresholdStep) * thresholdStep
 			th = math.Round(th*1e4) / 1e4
-			e := Entry{Photos: k, TargetFMR: target, Threshold: th}
+			e := calib.Entry{Photos: k, TargetFMR: target, Threshold: th}
 			for _, v := range variants {
-				e.Basis = append(e.Basis, Basis{Variant: v, Impostor: scores[v].FMR(th), Genuine: scores[v].FNMR(th)})
+				e.Basis = append(e.Basis, calib.Basis{Variant: v, Impostor: rate(scores[v].FMR(th)), Genuine: rate(scores[v].FNMR(th))})
 			}
 			m.Entries = append(m.Entries, e)
 		}
@@ -116,6 +123,11 @@ func Compute(modelID string, people map[string]map[string][]facerec.Descriptor) 
 		return nil, fmt.Errorf("calib: no target supported by the data")
 	}
 	return m, nil
+}
+
+// rate copies an evaluation rate into the table's own type.
+func rate(r eval.Rate) calib.Rate {
+	return calib.Rate{Errors: r.Errors, Trials: r.Trials, Value: r.Value, Lo: r.Lo, Hi: r.Hi}
 }
 
 // compare builds genuine and impostor distances for templates of k photos.
