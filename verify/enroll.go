@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
+	"github.com/oneface/oneface/audit"
 	"github.com/oneface/oneface/internal/facerec"
 	"github.com/oneface/oneface/internal/ref"
 )
@@ -25,6 +27,11 @@ const (
 	ReasonCanceled      Reason = "canceled"            // the context ended
 	ReasonEngineFailure Reason = "engine_failure"      // the engine failed (closed, internal error)
 )
+
+// ReasonIssued is the reason recorded with an enrolment in the audit log
+// (kind "enroll", decision "none"; see [IssuerConfig] Audit). Do NOT
+// rename: it is recorded in audit logs.
+const ReasonIssued Reason = "issued"
 
 const (
 	defaultMinFacePixels = 80
@@ -76,6 +83,16 @@ type IssuerConfig struct {
 	// enrolment photos of one person (default 0.6): a sanity check that
 	// catches a mix-up of people, not a matching threshold.
 	MaxSpread float64
+	// Audit, when set, is the issuer station's audit log (an *audit.Log):
+	// Enroll records every reference it issues there and returns the
+	// reference only once that record is durable. The entry is of kind
+	// "enroll" with decision "none", reason [ReasonIssued], the purposes
+	// joined by "+" and the model ID; its personal part is the reference
+	// ID and the subject's pseudonym (never the subject ID). The joined
+	// purposes must be an audit token (1..64 characters of
+	// [A-Za-z0-9._:/+=-]), or the append, and so the enrolment, fails.
+	// Nil: nothing is recorded (the caller audits, or nobody does).
+	Audit AuditLog
 }
 
 // Issuer enrols people into references. It keeps no copy of anything it
@@ -84,10 +101,17 @@ type Issuer struct {
 	c IssuerConfig
 }
 
-// NewIssuer checks the configuration and returns an Issuer.
+// NewIssuer checks the configuration and returns an Issuer. A Key, a
+// Secret and an Engine are required; Audit, when set, must not be a nil
+// *audit.Log.
 func NewIssuer(c IssuerConfig) (*Issuer, error) {
 	if c.Key == nil || c.Secret == nil || c.Engine == nil {
 		return nil, errors.New("verify: an issuer needs a key, a deployment secret and an engine")
+	}
+	if l, ok := c.Audit.(*audit.Log); ok && l == nil {
+		// A nil *audit.Log in the interface is not "no log": it would
+		// panic at the first enrolment. Say so now.
+		return nil, errors.New("verify: IssuerConfig.Audit is a nil *audit.Log (leave the field unset for no log)")
 	}
 	if c.Clock == nil {
 		c.Clock = time.Now
@@ -126,6 +150,10 @@ type Enrollment struct {
 	Subject   Pseudonym
 	ExpiresAt time.Time
 	Quality   Quality
+	// Receipt is the audit receipt of the enrolment entry, for the person
+	// (audit.CheckReceipt verifies it offline and gives its index); nil
+	// when IssuerConfig.Audit is nil.
+	Receipt []byte
 }
 
 // Enroll runs every photo through the quality gate (exactly one face, at
@@ -138,6 +166,13 @@ type Enrollment struct {
 // against 5.3 % for one photo (TestEnrolmentStrategies). A mean template
 // sits closer to every face, impostors included, so thresholds are
 // calibrated per number of photos, which the reference records.
+//
+// With IssuerConfig.Audit, the enrolment is appended to the audit log
+// after the reference is sealed and before it is returned. If the append
+// fails (the log is closed or failed, the context ended, the purposes are
+// not a token), Enroll wipes the sealed bytes and returns an error
+// wrapping the log's: a reference that exists must have been recorded.
+// Refused photos are not recorded (nothing was issued).
 func (is *Issuer) Enroll(ctx context.Context, req EnrollRequest) (*Enrollment, error) {
 	if len(req.Photos) == 0 || len(req.Photos) > maxEnrollPhotos {
 		return nil, fmt.Errorf("verify: %d enrolment photos (1..%d)", len(req.Photos), maxEnrollPhotos)
@@ -213,7 +248,19 @@ func (is *Issuer) Enroll(ctx context.Context, req EnrollRequest) (*Enrollment, e
 	if err != nil {
 		return nil, err
 	}
-	return &Enrollment{Reference: sealed, ID: id, Subject: subject, ExpiresAt: time.Unix(r.expiresAt.Unix(), 0), Quality: q}, nil
+	enr := &Enrollment{Reference: sealed, ID: id, Subject: subject, ExpiresAt: time.Unix(r.expiresAt.Unix(), 0), Quality: q}
+	if is.c.Audit != nil {
+		a, err := is.c.Audit.Append(ctx, audit.Entry{
+			Time: now, Kind: audit.KindEnroll, Purpose: strings.Join(req.Purposes, "+"),
+			Decision: audit.DecisionNone, Reason: string(ReasonIssued), ModelID: r.model.String(),
+		}, &audit.Personal{ReferenceID: id, Subject: subject, Notice: "-"})
+		if err != nil {
+			clear(sealed)
+			return nil, fmt.Errorf("verify: enrolment not recorded, so the reference was discarded: %w", err)
+		}
+		enr.Receipt = a.Receipt
+	}
+	return enr, nil
 }
 
 // gate analyses one enrolment photo and applies the quality rules.

@@ -1,0 +1,216 @@
+// Command frames is a kiosk loop over a camera stream: frames arrive as
+// decoded images (image.Image, as a camera driver hands them over; no JPEG
+// round trip), and the kiosk verifies the presented card against them a
+// few frames at a time until it gets a decision: a match, no match, or a
+// refusal that a retry cannot fix. A refusal that asks for a retry (no
+// face in these frames, blur, exposure, pose) moves on to the next frames.
+// Exit codes: 0 match, 1 no match, 2 refused, 3 no decision could be made.
+//
+// Here the "camera" reads a directory of JPEG/PNG frames in name order.
+//
+//	frames -keys /etc/oneface -data /var/lib/oneface -receipt receipt.txt card.png frames/
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"image"
+	_ "image/jpeg" // the camera stand-in decodes JPEG and PNG files
+	_ "image/png"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/oneface/oneface/audit"
+	"github.com/oneface/oneface/verify"
+)
+
+const notice = "We compare your face with your card, keep no image, and log the use."
+
+func main() {
+	code, err := run()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "frames:", err)
+	}
+	os.Exit(code)
+}
+
+func run() (int, error) {
+	models := flag.String("models", ".models", "face model directory (`make setup`)")
+	keys := flag.String("keys", "keys", "directory holding kiosk.key, issuer.pub, deployment.secret and log.key")
+	data := flag.String("data", "data", "the kiosk's directory: audit/ (the audit log) and state")
+	purpose := flag.String("purpose", "door-main", "what the verification is for")
+	window := flag.Int("window", 3, "frames per attempt (1..10)")
+	receipt := flag.String("receipt", "", "write the person's audit receipt of the decision to this new file")
+	flag.Parse()
+	if flag.NArg() != 2 || *window < 1 || *window > 10 {
+		return 3, errors.New("usage: frames [-window 1..10] [flags] CARD FRAME-DIR (CARD: the card's QR code as PNG/JPEG, or the reference file)")
+	}
+	var errs []error
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(*keys, name))
+		errs = append(errs, err)
+		return strings.TrimSpace(string(b))
+	}
+	kioskKey, err1 := verify.ParseVerifierKey(read("kiosk.key"))
+	issuer, err2 := verify.ParseIssuerPublicKey(read("issuer.pub"))
+	secret, err3 := verify.ParseDeploymentSecret(read("deployment.secret"))
+	signer, err4 := verify.ParseKioskKey(read("log.key"))
+	card, err5 := readCard(flag.Arg(0))
+	if err := errors.Join(append(errs, err1, err2, err3, err4, err5)...); err != nil {
+		return 3, err
+	}
+
+	log, err := audit.Open(filepath.Join(*data, "audit"), read("log.key"), audit.Options{})
+	if err != nil {
+		return 3, err
+	}
+	defer log.Close()
+	state, err := verify.OpenState(filepath.Join(*data, "state"), kioskKey, log.Size() == 0)
+	if err != nil {
+		return 3, err
+	}
+	defer state.Close()
+	engine, err := verify.OpenEngine(*models, verify.EngineOptions{PoolSize: 1}) // one analysis at a time
+	if err != nil {
+		return 3, err
+	}
+	defer engine.Close()
+	opener, err := verify.NewOpener(verify.OpenerConfig{Issuers: []*verify.IssuerPublicKey{issuer},
+		Keys: []*verify.VerifierKey{kioskKey}, Secret: secret, ModelID: engine.ModelID()})
+	if err != nil {
+		return 3, err
+	}
+	policy := verify.Policy{TargetFMR: 1e-3, MaxFailures: 5, LockoutWindow: 15 * time.Minute,
+		Notices: map[string][32]byte{"notice-1": verify.NoticeHash(notice)}, Liveness: verify.LivenessNone}
+	v, err := verify.New(verify.VerifierConfig{Engine: engine, Opener: opener, Audit: log, State: state, KioskKey: signer, Policy: policy})
+	if err != nil {
+		return 3, err
+	}
+	// A long-running kiosk records its policy once at start-up.
+	if _, err := log.AppendConfig(context.Background(), audit.PolicySummary{TargetFMR: policy.TargetFMR, Liveness: string(policy.Liveness),
+		LockoutMaxFailures: policy.MaxFailures, LockoutWindow: policy.LockoutWindow, Notices: []string{"notice-1"}}); err != nil {
+		return 3, err
+	}
+
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop() // stops the camera
+	stream := camera(ctx, flag.Arg(1))
+	for attempt := 1; ; attempt++ {
+		var batch []verify.Frame
+		for f := range stream {
+			if batch = append(batch, f); len(batch) == *window {
+				break
+			}
+		}
+		if len(batch) == 0 {
+			fmt.Println("the camera stopped before a decision")
+			return 2, nil
+		}
+		d, err := v.Verify(ctx, verify.Request{Reference: card, Frames: batch, Consent: consentScreen(*purpose), Purpose: *purpose})
+		if err != nil {
+			return 3, err // no decision: keep the door shut
+		}
+		if d.Receipt != nil && *receipt != "" && (!d.Refused || !retry(d.Reasons)) {
+			if err := writeNew(*receipt, d.Receipt); err != nil {
+				return 3, err
+			}
+		}
+		switch {
+		case d.Match:
+			fmt.Printf("attempt %d: match: open the door\n", attempt)
+			return 0, nil
+		case d.Refused && retry(d.Reasons):
+			fmt.Printf("attempt %d: %s; next frames\n", attempt, codes(d.Reasons))
+		case d.Refused:
+			fmt.Printf("attempt %d: refused: %s\n", attempt, codes(d.Reasons))
+			return 2, nil
+		default:
+			fmt.Printf("attempt %d: no match\n", attempt)
+			return 1, nil
+		}
+	}
+}
+
+// camera stands in for a camera driver: it sends each frame of dir, in name
+// order, as a decoded image with its capture time, and closes the stream.
+func camera(ctx context.Context, dir string) <-chan verify.Frame {
+	out := make(chan verify.Frame)
+	go func() {
+		defer close(out)
+		names, _ := filepath.Glob(filepath.Join(dir, "*"))
+		slices.Sort(names)
+		for _, name := range names {
+			b, err := os.ReadFile(name)
+			if err != nil {
+				continue
+			}
+			img, _, err := image.Decode(bytes.NewReader(b))
+			if err != nil {
+				continue // a driver never hands over an undecodable frame
+			}
+			select {
+			case out <- verify.Frame{Image: img, CapturedAt: time.Now()}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
+}
+
+// consentScreen shows the notice and returns the person's consent. Here the
+// person always agrees; a real kiosk waits for the tap and asks again for
+// every attempt (a consent's nonce is used once).
+func consentScreen(purpose string) *verify.Consent {
+	c := &verify.Consent{Purpose: purpose, NoticeVersion: "notice-1", NoticeHash: verify.NoticeHash(notice), GivenAt: time.Now()}
+	rand.Read(c.Nonce[:])
+	return c
+}
+
+// readCard reads the card: a picture of its QR code, or the reference file.
+func readCard(name string) ([]byte, error) {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	if img, _, err := image.Decode(bytes.NewReader(b)); err == nil {
+		return verify.ReadQR(img)
+	}
+	return b, nil
+}
+
+// retry reports whether every reason says a new attempt may succeed.
+func retry(rs []verify.FrameReason) bool {
+	for _, r := range rs {
+		if !r.Retry {
+			return false
+		}
+	}
+	return len(rs) > 0
+}
+
+func codes(rs []verify.FrameReason) string {
+	var s []string
+	for _, r := range rs {
+		s = append(s, string(r.Code))
+	}
+	return strings.Join(s, ",")
+}
+
+// writeNew writes a new file readable by its owner only; it never replaces
+// an existing file nor follows a planted link.
+func writeNew(name string, b []byte) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	return errors.Join(err, f.Close())
+}
