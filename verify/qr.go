@@ -279,8 +279,19 @@ func qrBytes(res *gozxing.Result) ([]byte, error) {
 		}
 		return nil, fmt.Errorf("%w: %v", ErrNotReference, err)
 	}
-	if len(out) <= len(ref.Intro) || string(out[:len(ref.Intro)]) != ref.Intro {
+	if !isContainer(out) {
 		return nil, fmt.Errorf("%w: %d bytes starting %q", ErrNotReference, len(b), b[:min(len(b), 16)])
 	}
 	return out, nil
+}
+
+// isContainer reports whether b starts like a sealed reference of a
+// version this package reads (v2, or v1 for an opener that allows it).
+func isContainer(b []byte) bool {
+	for _, intro := range []string{ref.IntroV2, ref.Intro} {
+		if len(b) > len(intro) && string(b[:len(intro)]) == intro {
+			return true
+		}
+	}
+	return false
 }

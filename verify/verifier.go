@@ -8,6 +8,7 @@ import (
 	"image"
 	"log/slog"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,10 +19,12 @@ import (
 )
 
 // AuditLog is where decisions are recorded before they are returned;
-// *audit.Log implements it. Append must return only once the entry is
-// durable.
+// *audit.Log implements it. Append and AppendConfig must return only once
+// the entry is durable.
 type AuditLog interface {
 	Append(ctx context.Context, e audit.Entry, p *audit.Personal) (audit.Appended, error)
+	// AppendConfig records the verifier's policy at start-up (see [New]).
+	AppendConfig(ctx context.Context, p audit.PolicySummary) (audit.Appended, error)
 }
 
 // Liveness selects the presentation-attack check.
@@ -302,7 +305,31 @@ func New(c VerifierConfig) (*Verifier, error) {
 	if v.log == nil {
 		v.log = slog.New(slog.DiscardHandler)
 	}
+	// The policy in force is itself a record: an auditor can tell a kiosk
+	// that accepts photos from a protected one. Fail closed: a verifier
+	// whose policy is not on record makes no decisions.
+	if _, err := c.Audit.AppendConfig(context.Background(), v.policySummary()); err != nil {
+		return nil, fmt.Errorf("verify: policy not recorded: %w", err)
+	}
 	return v, nil
+}
+
+// policySummary is what the configuration audit entry records: the
+// policy's security settings and the notice versions in force, no
+// personal data.
+func (v *Verifier) policySummary() audit.PolicySummary {
+	notices := make([]string, 0, len(v.p.Notices))
+	for n := range v.p.Notices {
+		notices = append(notices, tokenOr(n))
+	}
+	slices.Sort(notices)
+	return audit.PolicySummary{
+		TargetFMR:          v.p.TargetFMR,
+		Liveness:           string(v.p.Liveness),
+		LockoutMaxFailures: v.p.MaxFailures,
+		LockoutWindow:      v.p.LockoutWindow,
+		Notices:            notices,
+	}
 }
 
 func calibratedTargets(tab *calib.Table, model string, photos int) string {
@@ -384,7 +411,11 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Decision, error) {
 	}
 	now := v.c.Clock()
 	d := &Decision{}
-	entry := audit.Entry{Time: now, Kind: audit.KindVerify, Purpose: tokenOr(req.Purpose), Decision: audit.DecisionRefused, ModelID: v.model.String()}
+	entry := audit.Entry{Time: now, Kind: audit.KindVerify, Purpose: tokenOr(req.Purpose), Decision: audit.DecisionRefused, ModelID: v.model.String(),
+		Liveness: string(v.p.Liveness), Notice: "-"}
+	if req.Consent != nil {
+		entry.Notice = tokenOr(req.Consent.NoticeVersion)
+	}
 
 	// 1. The kiosk's unseal budget.
 	ok, err := v.st.TakeToken(now, float64(v.p.UnsealPerMinute)/60, v.p.UnsealPerMinute)
@@ -452,10 +483,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Decision, error) {
 		}
 		defer r.Wipe()
 		if reason := v.checkConsent(req, now); reason != "" {
-			personal := &audit.Personal{ReferenceID: r.ID(), Subject: r.Subject(), Notice: "-"}
-			if req.Consent != nil {
-				personal.ConsentID = req.Consent.Nonce
-			}
+			personal := consentPersonal(r, req.Consent)
 			d.ReferenceID = r.ID()
 			return v.refuse(ctx, d, entry, personal, FrameReason{reason, reason == ReasonConsentStale || reason == ReasonConsentMissing, -1})
 		}
@@ -464,13 +492,13 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Decision, error) {
 			return nil, err
 		} else if fr != nil {
 			d.ReferenceID = r.ID()
-			personal := &audit.Personal{ReferenceID: r.ID(), Subject: r.Subject(), ConsentID: req.Consent.Nonce, Notice: req.Consent.NoticeVersion}
+			personal := consentPersonal(r, req.Consent)
 			return v.refuse(ctx, d, entry, personal, *fr)
 		}
 	}
 	d.ReferenceID = r.ID()
 	c := req.Consent
-	personal := &audit.Personal{ReferenceID: r.ID(), Subject: r.Subject(), ConsentID: c.Nonce, Notice: c.NoticeVersion}
+	personal := consentPersonal(r, c)
 	d.Consent = &ConsentReceipt{ReferenceID: r.ID(), Purpose: c.Purpose, NoticeHash: c.NoticeHash, Nonce: c.Nonce, GivenAt: c.GivenAt}
 
 	// 5. Capture quality, frame by frame; the subject's descriptor.
@@ -582,6 +610,18 @@ func tokenOr(s string) string {
 		}
 	}
 	return s
+}
+
+// consentPersonal is the personal part of a verify entry: the reference,
+// its holder's pseudonym and, when the person gave one, the consent's
+// nonce, notice version and hash, and time. The entry itself carries the
+// notice version and the liveness mode.
+func consentPersonal(r *Reference, c *Consent) *audit.Personal {
+	p := &audit.Personal{ReferenceID: r.ID(), Subject: r.Subject(), Notice: "-"}
+	if c != nil {
+		p.ConsentID, p.Notice, p.NoticeHash, p.ConsentAt = c.Nonce, tokenOr(c.NoticeVersion), c.NoticeHash, c.GivenAt
+	}
+	return p
 }
 
 // refuse records a refusal and returns it as the decision.

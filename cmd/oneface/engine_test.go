@@ -117,7 +117,8 @@ func TestKeygenEnrollOpen(t *testing.T) {
 			t.Fatalf("verify %v: exit %d\n%s%s", c.args, code, out, stderr)
 		}
 	}
-	if code, out, _ := runCLI("audit", "show", p("audit")); code != 0 || strings.Count(out, "\n") != 3 {
+	// Three decisions, each after the configuration entry of its run.
+	if code, out, _ := runCLI("audit", "show", p("audit")); code != 0 || strings.Count(out, " verify ") != 3 || strings.Count(out, " config ") != 3 {
 		t.Fatalf("kiosk audit log: %q", out)
 	}
 

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,16 +32,19 @@ func TestVerifyIntakeBugReports(t *testing.T) {
 	if code, _, stderr := runCLI("keygen", "log", "-name", "kiosk-t.test", "-o", p("log.key")); code != 0 {
 		t.Fatal(stderr)
 	}
+	if code, _, stderr := runCLI("keygen", "deployment", "-o", p("deploy.secret")); code != 0 {
+		t.Fatal(stderr)
+	}
 	os.WriteFile(p("notice-1.txt"), []byte("We compare your face with your card."), 0o644)
 	card := filepath.Join("..", "..", "..", "shared", "bugreports", "qr-finder-tiles", "finder-tiles-600.png")
-	code, out, stderr := runCLI("verify", "-models", models, "-key", p("kiosk.key"), "-issuer", strings.TrimSpace(issuerPub),
+	code, out, stderr := runCLI("verify", "-models", models, "-key", p("kiosk.key"), "-secret", p("deploy.secret"), "-issuer", strings.TrimSpace(issuerPub),
 		"-purpose", "door-main", "-audit-log", p("audit"), "-log-key", p("log.key"), "-notice", p("notice-1.txt"),
 		"-consented", card, filepath.Join(lfw, "Abel_Pacheco", "Abel_Pacheco_0004.jpg"))
 	if code != 0 || !strings.Contains(out, "REFUSED") || !strings.Contains(out, "reason reference_malformed: reject") ||
 		!strings.Contains(stderr, "QR search budget exhausted") {
 		t.Fatalf("exit %d\n%s%s", code, out, stderr)
 	}
-	if code, out, _ := runCLI("audit", "show", p("audit")); code != 0 || strings.Count(out, "\n") != 1 || !strings.Contains(out, "refused") {
+	if code, out, _ := runCLI("audit", "show", p("audit")); code != 0 || strings.Count(out, " verify ") != 1 || !strings.Contains(out, "refused") {
 		t.Fatalf("audit show: exit %d\n%s", code, out)
 	}
 
@@ -53,9 +57,6 @@ func TestVerifyIntakeBugReports(t *testing.T) {
 	if code != 0 {
 		t.Fatal("keygen")
 	}
-	if code, _, stderr := runCLI("keygen", "deployment", "-o", p("deploy.secret")); code != 0 {
-		t.Fatal(stderr)
-	}
 	if code, out, stderr := runCLI("enroll", "-models", models, "-key", p("issuer.key"), "-secret", p("deploy.secret"), "-to", strings.TrimSpace(kioskPub),
 		"-purpose", "door-main", "-subject", "employee-42", "-o", p("ref.txt"), photo("0001"), photo("0002")); code != 0 {
 		t.Fatalf("enroll: %s%s", out, stderr)
@@ -66,14 +67,14 @@ func TestVerifyIntakeBugReports(t *testing.T) {
 		{filepath.Join(reports, "png-exif-orientation", "abel-o6.png"), "MATCH: the person is the holder"},
 		{filepath.Join(reports, "jpeg-side-over-65500", "wide-65535x2.jpg"), "reason unreadable: reject (frame 1)"},
 	} {
-		code, out, stderr := runCLI("verify", "-models", models, "-key", p("kiosk2.key"), "-issuer", strings.TrimSpace(issuerPub),
-			"-purpose", "door-main", "-audit-log", p("audit"), "-log-key", p("log.key"), "-notice", p("notice-1.txt"),
+		code, out, stderr := runCLI("verify", "-models", models, "-key", p("kiosk2.key"), "-secret", p("deploy.secret"), "-issuer", strings.TrimSpace(issuerPub),
+			"-purpose", "door-main", "-audit-log", p("audit2"), "-log-key", p("log.key"), "-notice", p("notice-1.txt"),
 			"-consented", p("ref.txt"), c.frame)
 		if code != 0 || !strings.Contains(out, c.want) {
 			t.Fatalf("%s: exit %d, want %q\n%s%s", filepath.Base(c.frame), code, c.want, out, stderr)
 		}
 	}
-	if code, out, _ := runCLI("audit", "show", p("audit")); code != 0 || strings.Count(out, "\n") != 4 {
+	if code, out, _ := runCLI("audit", "show", p("audit2")); code != 0 || strings.Count(out, " verify ") != 3 {
 		t.Fatalf("audit show: every attempt is recorded: exit %d\n%s", code, out)
 	}
 }
@@ -90,13 +91,18 @@ func TestVerifyRefusesFIFOInputs(t *testing.T) {
 	if code, _, stderr := runCLI("keygen", "verifier", "-o", p("kiosk.key")); code != 0 {
 		t.Fatal(stderr)
 	}
+	if code, _, stderr := runCLI("keygen", "deployment", "-o", p("deploy.secret")); code != 0 {
+		t.Fatal(stderr)
+	}
 	os.WriteFile(p("notice-1.txt"), []byte("We compare your face with your card."), 0o644)
-	os.WriteFile(p("ref.txt"), []byte("oneface-ref1:AAAA\n"), 0o644)
+	// A reference in the right container that no kiosk opens: the frames
+	// are read before it is.
+	os.WriteFile(p("ref.txt"), []byte("oneface-ref2:"+base64.RawURLEncoding.EncodeToString([]byte("OFR2\x00not age"))+"\n"), 0o644)
 	if err := syscall.Mkfifo(p("fifo"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for _, args := range [][]string{{p("fifo"), p("ref.txt")}, {p("ref.txt"), p("fifo")}} {
-		code, out, stderr := runCLI(append([]string{"verify", "-key", p("kiosk.key"), "-issuer", strings.TrimSpace(issuerPub),
+		code, out, stderr := runCLI(append([]string{"verify", "-key", p("kiosk.key"), "-secret", p("deploy.secret"), "-issuer", strings.TrimSpace(issuerPub),
 			"-purpose", "door-main", "-audit-log", p("audit"), "-log-key", p("log.key"), "-notice", p("notice-1.txt"),
 			"-consented"}, args...)...)
 		if code != 1 || !strings.Contains(stderr, "not a regular file") || !strings.Contains(stderr, "FIFO") {

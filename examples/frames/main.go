@@ -62,7 +62,7 @@ func run() (int, error) {
 	issuer, err2 := verify.ParseIssuerPublicKey(read("issuer.pub"))
 	secret, err3 := verify.ParseDeploymentSecret(read("deployment.secret"))
 	signer, err4 := verify.ParseKioskKey(read("log.key"))
-	card, err5 := readCard(flag.Arg(0))
+	card, err5 := readCard(context.Background(), flag.Arg(0))
 	if err := errors.Join(append(errs, err1, err2, err3, err4, err5)...); err != nil {
 		return 3, err
 	}
@@ -175,13 +175,13 @@ func consentScreen(purpose string) *verify.Consent {
 }
 
 // readCard reads the card: a picture of its QR code, or the reference file.
-func readCard(name string) ([]byte, error) {
+func readCard(ctx context.Context, name string) ([]byte, error) {
 	b, err := os.ReadFile(name)
 	if err != nil {
 		return nil, err
 	}
 	if img, _, err := image.Decode(bytes.NewReader(b)); err == nil {
-		return verify.ReadQR(img)
+		return verify.ReadQR(ctx, img)
 	}
 	return b, nil
 }
