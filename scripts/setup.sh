@@ -2,17 +2,21 @@
 # setup.sh — make this checkout ready to build and test oneface.
 #
 #   1. installs the Debian packages go-face needs to build against Debian's
-#      dlib (only those that are missing; 'apt-get update' first);
+#      dlib, and OpenCV's dnn module for internal/onnx (only those that are
+#      missing; 'apt-get update' first);
 #   2. assembles the model directory .models/ that go-face loads, and checks
 #      every file against the SHA-256 sums pinned in
-#      internal/facerec/models.sha256;
+#      internal/facerec/models.sha256; adds the ArcFace-class embedding
+#      network checked against internal/embed/models.sha256;
 #   3. installs the pinned Go tools (staticcheck) into .tools/bin.
 #
 # It is idempotent and prints nothing when everything is already in place.
 # Environment:
 #   ONEFACE_MODELS  directory holding dlib_face_recognition_resnet_model_v1.dat
 #                   and mmod_human_face_detector.dat (and optionally
-#                   shape_predictor_5_face_landmarks.dat); default ../shared/models
+#                   shape_predictor_5_face_landmarks.dat), and fr_feature.onnx
+#                   either there or in its arcface/ subfolder; default
+#                   ../shared/models
 #   ONEFACE_MODELDIR where to assemble the models (default .models)
 set -euo pipefail
 
@@ -29,6 +33,7 @@ packages=(
 	libdlib-dev libdlib-data
 	libblas-dev liblapack-dev libatlas-base-dev libjpeg62-turbo-dev
 	libopenblas0-pthread
+	libopencv-dnn-dev
 )
 
 missing=()
@@ -62,6 +67,8 @@ where_to_get() {
 		echo "../shared/models/ or http://dlib.net/files/mmod_human_face_detector.dat.bz2 (decompress it)" ;;
 	shape_predictor_5_face_landmarks.dat)
 		echo "Debian package libdlib-data ($debian_predictor, the 68-point predictor under the 5-point name) or http://dlib.net/files/shape_predictor_68_face_landmarks.dat.bz2 (decompress it)" ;;
+	fr_feature.onnx)
+		echo "the npm package faceplugin-face-recognition-js@0.0.1, file model/fr_feature.onnx (see ../shared/models/arcface/README.md; set ONEFACE_MODELS to a folder holding it or its arcface/ subfolder)" ;;
 	*) echo "unknown" ;;
 	esac
 }
@@ -99,6 +106,24 @@ while read -r want name; do
 		die "model file $name (from $from) has SHA-256 $got, expected $want; obtain it from $(where_to_get "$name")"
 	fi
 done <"$sums"
+
+# The ArcFace-class embedding network (internal/embed), copied and checked
+# against its own pin file.
+while read -r want name; do
+	[ -n "$name" ] || continue
+	from="$src/arcface/$name"
+	[ -f "$from" ] || from="$src/$name"
+	[ -f "$from" ] || die "model file $name not found in $src/arcface or $src; expected SHA-256 $want; obtain it from $(where_to_get "$name")"
+	target="$dest/$name"
+	if [ -L "$target" ] || ! cmp -s "$from" "$target"; then
+		rm -f "$target"
+		cp "$from" "$target"
+	fi
+	got=$(sha256sum "$target" | cut -d' ' -f1)
+	if [ "$got" != "$want" ]; then
+		die "model file $name (from $from) has SHA-256 $got, expected $want; obtain it from $(where_to_get "$name")"
+	fi
+done <internal/embed/models.sha256
 
 # ---------------------------------------------------------------- Go tools
 staticcheck_version=v0.8.2
