@@ -3,6 +3,8 @@ package padeval
 import (
 	"math"
 	"testing"
+
+	"github.com/oneface/oneface/internal/eval"
 )
 
 func TestOperatingPoints(t *testing.T) {
@@ -71,5 +73,22 @@ func TestCrossValidate(t *testing.T) {
 	}
 	if !math.IsNaN(ForBPCER(nil, 0.05)) {
 		t.Error("threshold from no live scores")
+	}
+}
+
+func TestBest(t *testing.T) {
+	rate := func(e, n int) eval.Rate { return eval.NewRate(e, n) }
+	mk := func(name string, models int, cvA, trB int) Scorer {
+		return Scorer{Name: name, Models: make([]string, models),
+			CV:       &CV{APCER: map[string]eval.Rate{"print": rate(cvA, 100)}, BPCER: rate(5, 100)},
+			Transfer: &Operating{BPCER: rate(trB, 700)}}
+	}
+	r := &Report{Scorers: []Scorer{mk("leaky", 1, 3, 10), mk("fused", 3, 0, 50), mk("single", 1, 0, 50), mk("transfers", 2, 0, 40)}}
+	if b := r.Best(); b.Name != "transfers" {
+		t.Errorf("best %q, want the one whose threshold transfers best among those with the lowest APCER", b.Name)
+	}
+	r.Scorers = r.Scorers[:3]
+	if b := r.Best(); b.Name != "single" {
+		t.Errorf("best %q, want the single network on a tie", b.Name)
 	}
 }

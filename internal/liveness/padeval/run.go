@@ -337,30 +337,49 @@ func acquire(ctx context.Context, e *facerec.Engine, path string) (image.Image, 
 	return img, fc.Box, nil
 }
 
-// Best returns the scorer with the lowest cross-validated worst-APCER +
-// BPCER (in-sample when there is no cross-validation); ties go to fewer
-// networks, then to less time per frame.
+// Best returns the scorer chosen by this rule: the lowest cross-validated
+// worst-type APCER (in-sample without cross-validation); then the lowest
+// BPCER on the Transfer set at the unchanged threshold, when there is one
+// (else the cross-validated, or in-sample, BPCER); then fewer networks;
+// then less time per frame.
 func (r *Report) Best() *Scorer {
-	var best *Scorer
-	cost := func(s *Scorer) float64 {
+	key := func(s *Scorer) (apcer, bpcer float64) {
+		ap, bp := s.AtTarget.APCER, s.AtTarget.BPCER
 		if s.CV != nil {
-			worst := 0.0
-			for _, a := range s.CV.APCER {
-				worst = math.Max(worst, a.Value)
-			}
-			return worst + s.CV.BPCER.Value
+			ap, bp = s.CV.APCER, s.CV.BPCER
 		}
-		_, a := s.AtTarget.WorstAPCER()
-		return a.Value + s.AtTarget.BPCER.Value
+		for _, a := range ap {
+			apcer = math.Max(apcer, a.Value)
+		}
+		bpcer = bp.Value
+		if s.Transfer != nil && s.Transfer.BPCER.Trials > 0 {
+			bpcer = s.Transfer.BPCER.Value
+		}
+		return apcer, bpcer
 	}
+	var best *Scorer
 	for i := range r.Scorers {
 		s := &r.Scorers[i]
 		if best == nil {
 			best = s
 			continue
 		}
-		cs, cb := cost(s), cost(best)
-		if cs < cb-1e-12 || (math.Abs(cs-cb) <= 1e-12 && (len(s.Models) < len(best.Models) || (len(s.Models) == len(best.Models) && s.MsPerFrame < best.MsPerFrame))) {
+		sa, sb := key(s)
+		ba, bb := key(best)
+		switch {
+		case sa != ba:
+			if sa < ba {
+				best = s
+			}
+		case sb != bb:
+			if sb < bb {
+				best = s
+			}
+		case len(s.Models) != len(best.Models):
+			if len(s.Models) < len(best.Models) {
+				best = s
+			}
+		case s.MsPerFrame < best.MsPerFrame:
 			best = s
 		}
 	}
@@ -399,7 +418,7 @@ func Summary(r *Report) string {
 		}
 	}
 	if best := r.Best(); best != nil {
-		fmt.Fprintf(&b, "\nbest by cross-validated worst APCER + BPCER (ties: fewer networks, faster): %s\n", best.Name)
+		fmt.Fprintf(&b, "\nchosen (lowest cross-validated worst APCER, then lowest transfer or cross-validated BPCER, then fewer networks, then faster): %s, threshold %.4f\n", best.Name, best.AtTarget.Threshold)
 	}
 	fmt.Fprintf(&b, "ms per frame (crop + inference, one thread): %v\n", r.MsPerModel)
 	return b.String()
