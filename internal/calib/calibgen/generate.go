@@ -519,3 +519,35 @@ func combos(n, k, limit int) [][]int {
 	rec(0, 0)
 	return out
 }
+
+// Scores compares the samples of people (identity → samples in file
+// order) as the table does for a population without an enrolment/probe
+// split: for one photo every unordered pair, for k photos templates of up
+// to 20 k-combinations against the person's other images and everyone
+// else's. model is "dlib" or "arcface"; it returns the scores (sorted)
+// and the model ID they are under.
+func Scores(engine facerec.ModelID, modelName string, people map[string][]Sample, k int) (*eval.Scores, string, error) {
+	var m model
+	switch modelName {
+	case "dlib":
+		m = dlibModel(engine)
+	case "arcface":
+		m = arcModel(engine)
+	default:
+		return nil, "", fmt.Errorf("calibgen: unknown model %q (dlib, arcface)", modelName)
+	}
+	p := &population{person: map[string]string{}, samples: map[string]Sample{}}
+	for n, ss := range people {
+		for i, s := range ss {
+			r := fmt.Sprintf("%s\x00%06d", n, i)
+			p.files = append(p.files, r)
+			p.person[r] = n
+			p.samples[r] = s
+		}
+	}
+	sort.Strings(p.files)
+	return compare(p, m, k), m.id, nil
+}
+
+// Floor rounds a threshold down to the table's step (1e-4).
+func Floor(t float64) float64 { return floor(t) }
