@@ -182,7 +182,9 @@ func load(text []byte, vkey string, tab *calib.Table) (*Override, error) {
 // parse reads the text strictly: exact lines, keys and order; no blank or
 // extra lines; numbers in range.
 func parse(text string) (*Calibration, error) {
-	bad := func(format string, a ...any) error { return fmt.Errorf("%w: "+format, append([]any{ErrFormat}, a...)...) }
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrFormat}, a...)...)
+	}
 	if !strings.HasSuffix(text, "\n") {
 		return nil, bad("no final newline")
 	}
