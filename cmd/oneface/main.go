@@ -39,6 +39,8 @@ var commands = map[string]command{
 	"audit":   {"verify, inspect, prove, export and erase in an audit log", runAudit},
 	"eval":    {"measure error rates on labelled pairs; report, DET plot, histograms", runEval},
 	"verify":  {"the kiosk: consented 1:1 verification of a live frame against a reference, audited", runVerify},
+
+	"calibrate-site": {"measure a site's consenting captures at the shipped threshold; write a signed site calibration or refuse", runCalibrateSite},
 }
 
 // usageError marks errors in how the command was called (exit status 2).

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"fmt"
 	"image"
 	_ "image/jpeg" // the dev sets are JPEG
 	_ "image/png"
@@ -16,10 +17,20 @@ func sha256sum(b []byte) [32]byte { return sha256.Sum256(b) }
 
 // decodeImage decodes in Go, as internal/embed's measurements do, so the
 // landmarks and the embedding refer to the same pixels.
+// Images above maxPixels are refused before decoding.
 func decodeImage(b []byte) (image.Image, error) {
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	if int64(cfg.Width)*int64(cfg.Height) > maxPixels {
+		return nil, fmt.Errorf("calibgen: %d×%d pixels, limit %d", cfg.Width, cfg.Height, maxPixels)
+	}
 	img, _, err := image.Decode(bytes.NewReader(b))
 	return img, err
 }
+
+const maxPixels = 40 << 20
 
 // encodeRecord is the cache record: 1 (acquired) or 0, then the 128
 // descriptor and 512 embedding components as float32 little-endian.
