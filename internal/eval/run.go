@@ -104,12 +104,14 @@ type Report struct {
 	Impostor      []float64     `json:"impostor_distances"`
 	CacheHits     int           `json:"cache_hits"`
 	WallSeconds   float64       `json:"wall_seconds"`
+	Cohorts       CohortReport  `json:"cohorts,omitzero"` // when the pairs file has a cohort column (cohort.go)
 }
 
 type csvPair struct {
-	a, b string
-	same bool
-	line int
+	a, b   string
+	same   bool
+	line   int
+	cohort string
 }
 
 // allPairs lists every unordered pair of images under dir/<person>/,
@@ -132,7 +134,7 @@ func allPairs(dir string) ([]csvPair, error) {
 	var pairs []csvPair
 	for i := range rels {
 		for j := i + 1; j < len(rels); j++ {
-			pairs = append(pairs, csvPair{rels[i], rels[j], filepath.Dir(rels[i]) == filepath.Dir(rels[j]), 0})
+			pairs = append(pairs, csvPair{rels[i], rels[j], filepath.Dir(rels[i]) == filepath.Dir(rels[j]), 0, ""})
 		}
 	}
 	return pairs, nil
@@ -163,11 +165,12 @@ func readPairs(path string) ([]csvPair, []string, error) {
 			}
 			return nil, errs, err
 		}
+		cohort, rec := cohortField(rec)
 		if line == 1 && len(rec) == 3 && rec[0] == "a" && rec[1] == "b" && rec[2] == "same" {
 			continue
 		}
 		if len(rec) != 3 {
-			errs = append(errs, fmt.Sprintf("line %d: %d fields, want 3 (a,b,same)", line, len(rec)))
+			errs = append(errs, fmt.Sprintf("line %d: %d fields, want 3 or 4 (a,b,same[,cohort])", line, len(rec)))
 			continue
 		}
 		if rec[2] != "0" && rec[2] != "1" {
@@ -178,7 +181,7 @@ func readPairs(path string) ([]csvPair, []string, error) {
 			errs = append(errs, fmt.Sprintf("line %d: empty path", line))
 			continue
 		}
-		pairs = append(pairs, csvPair{rec[0], rec[1], rec[2] == "1", line})
+		pairs = append(pairs, csvPair{rec[0], rec[1], rec[2] == "1", line, cohort})
 	}
 	return pairs, errs, nil
 }
@@ -246,6 +249,7 @@ func Run(ctx context.Context, d Describer, cfg Config) (*Report, error) {
 	rep.FTA = NewRate(len(rep.FailedImages), len(paths))
 	var s Scores
 	var labelled []Pair
+	var scored []scoredPair
 	for i, p := range pairs {
 		ra, rb := res[p.a], res[p.b]
 		if ra.err != nil || rb.err != nil {
@@ -258,6 +262,7 @@ func Run(ctx context.Context, d Describer, cfg Config) (*Report, error) {
 			fold = i * cfg.Folds / len(pairs)
 		}
 		labelled = append(labelled, Pair{dist, p.same, fold})
+		scored = append(scored, scoredPair{p.a, p.b, p.cohort, p.same, dist})
 		if p.same {
 			s.Genuine = append(s.Genuine, dist)
 		} else {
@@ -276,6 +281,7 @@ func Run(ctx context.Context, d Describer, cfg Config) (*Report, error) {
 		}
 		rep.AtFMR = append(rep.AtFMR, op)
 	}
+	rep.Cohorts = cohorts(scored, cfg.Thresholds[0])
 	rep.EER, rep.EERThreshold = s.EER()
 	rep.AUC = s.AUC()
 	if cfg.AllPairs == "" { // accuracy means little at hundreds of impostors per genuine pair
