@@ -40,6 +40,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	compare := fs.String("compare", "", "overlay another run's report.json")
 	cache := fs.String("cache", ".cache/descriptors", "descriptor cache folder (\"\" to disable)")
 	workers := fs.Int("workers", 4, "parallel analyses")
+	model := fs.String("model", "dlib", "model: dlib (Euclidean distance) or arcface (cosine distance)")
 	var thresholds, targets floats
 	fs.Var(&thresholds, "threshold", "report FMR/FNMR at this distance (repeatable; default 0.6)")
 	fs.Var(&targets, "fmr", "report FNMR at this target FMR (repeatable; default 0.01,0.001)")
@@ -66,7 +67,11 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		cfg.TTY = true
 	}
-	rep, err := eval.Run(context.Background(), eval.EngineDescriber{E: e}, cfg)
+	d, err := evalDescriber(*model, *dir, e)
+	if err != nil {
+		return err
+	}
+	rep, err := eval.Run(context.Background(), d, cfg)
 	if err != nil {
 		return err
 	}

@@ -188,6 +188,7 @@ func readPairs(path string) ([]csvPair, []string, error) {
 
 type outcome struct {
 	desc facerec.Descriptor
+	vec  []float32 // instead of desc, from a VectorDescriber (vector.go)
 	err  error
 }
 
@@ -237,7 +238,7 @@ func Run(ctx context.Context, d Describer, cfg Config) (*Report, error) {
 	}
 	rep := &Report{
 		Name: strings.TrimSuffix(filepath.Base(cfg.PairsFile), filepath.Ext(cfg.PairsFile)), PairsFile: cfg.PairsFile,
-		ModelID: d.ModelID(), Metric: "euclidean (match iff distance < threshold)", Selection: "face nearest the frame centre",
+		ModelID: d.ModelID(), Metric: metric(d), Selection: "face nearest the frame centre",
 		Images: len(paths), LineErrors: lineErrs, Pairs: len(pairs), CacheHits: hits,
 		FailedImages: []ImageError{},
 	}
@@ -256,7 +257,7 @@ func Run(ctx context.Context, d Describer, cfg Config) (*Report, error) {
 			rep.PairsLost++
 			continue
 		}
-		dist := facerec.Euclidean(&ra.desc, &rb.desc)
+		dist := distance(d, ra, rb)
 		fold := 0
 		if cfg.Folds > 1 {
 			fold = i * cfg.Folds / len(pairs)
@@ -360,8 +361,7 @@ func describeOne(ctx context.Context, d Describer, cfg Config, rel string) (outc
 			return o, true
 		}
 	}
-	desc, err := d.Describe(ctx, data)
-	o := outcome{desc: desc, err: err}
+	o := describe(ctx, d, data)
 	if cachePath != "" && (err == nil || errors.Is(err, facerec.ErrNoFace) || errors.Is(err, facerec.ErrCorruptImage) || errors.Is(err, facerec.ErrUnsupportedFormat)) {
 		writeCache(cachePath, o)
 	}
@@ -376,14 +376,7 @@ func readCache(path string) (outcome, bool) {
 	}
 	switch string(b[:2]) {
 	case "ok":
-		if len(b) != 2+4*facerec.DescriptorSize {
-			return outcome{}, false
-		}
-		var o outcome
-		for i := range o.desc {
-			o.desc[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[2+4*i:]))
-		}
-		return o, true
+		return decodeCached(b[2:])
 	case "er":
 		return outcome{err: errors.New(string(b[2:]))}, true
 	}
@@ -396,7 +389,7 @@ func writeCache(path string, o outcome) {
 		b.WriteString("er" + o.err.Error())
 	} else {
 		b.WriteString("ok")
-		for _, v := range o.desc {
+		for _, v := range o.vector() {
 			binary.Write(&b, binary.LittleEndian, math.Float32bits(v))
 		}
 	}
