@@ -32,7 +32,7 @@ func (f *floats) Set(s string) error {
 
 func runEval(args []string, stdout, stderr io.Writer) error {
 	fs, dir := newFlags("eval", stderr)
-	pairs := fs.String("pairs", "", "CSV of pairs: a,b,same (paths relative to the CSV, or to -root)")
+	pairs := fs.String("pairs", "", "CSV of pairs: a,b,same[,cohort] (paths relative to the CSV, or to -root; with cohorts, per-cohort rates at the first -threshold)")
 	all := fs.String("all-pairs", "", "instead of -pairs: compare every pair of images in DIR/<person>/ (genuine within a folder, impostor across)")
 	root := fs.String("root", "", "folder the CSV's paths are relative to (default: the CSV's folder)")
 	folds := fs.Int("folds", 0, "also run the k-fold protocol (LFW: 10)")
