@@ -44,10 +44,10 @@ enroll employee-77 akhmed "$lfw/Akhmed_Zakayev/Akhmed_Zakayev_0001.jpg" "$lfw/Ak
 abel_subject=$(awk '/^reference/ {print $5}' "$demo/abel.out")
 
 step "5. the kiosk reads Abel's card (its QR code) and opens the reference"
-run $oneface open -key "$demo/kiosk.key" -issuer "$(cat "$demo/issuer.pub")" -purpose door-main "$demo/abel.png"
+run $oneface open -key "$demo/kiosk.key" -secret "$demo/deployment.secret" -issuer "$(cat "$demo/issuer.pub")" -purpose door-main "$demo/abel.png"
 
 step "6. ... and refuses it for a purpose it was not issued for (expected error)"
-if run $oneface open -key "$demo/kiosk.key" -issuer "$(cat "$demo/issuer.pub")" -purpose vault "$demo/abel.txt"; then
+if run $oneface open -key "$demo/kiosk.key" -secret "$demo/deployment.secret" -issuer "$(cat "$demo/issuer.pub")" -purpose vault "$demo/abel.txt"; then
 	echo "demo: the reference opened for a purpose it does not allow" >&2
 	exit 1
 fi
@@ -56,7 +56,7 @@ step "7. the kiosk verifies: Abel's card and a live frame of Abel, with his cons
 run $oneface keygen log -name kiosk-1.demo -o "$demo/kiosk-log.key" > "$demo/kiosk-log.pub"
 run $oneface audit init -log-key "$demo/kiosk-log.key" -controller "$demo/controller.pub" "$demo/kiosk-audit"
 printf 'We compare your face with your card, keep no image, and log the use.\n' > "$demo/notice-2026-11.txt"
-kiosk() { run $oneface verify -key "$demo/kiosk.key" -issuer "$(cat "$demo/issuer.pub")" -purpose door-main \
+kiosk() { run $oneface verify -key "$demo/kiosk.key" -secret "$demo/deployment.secret" -issuer "$(cat "$demo/issuer.pub")" -purpose door-main \
 	-audit-log "$demo/kiosk-audit" -log-key "$demo/kiosk-log.key" -notice "$demo/notice-2026-11.txt" "$@"; }
 kiosk -consented -receipt "$demo/abel-door.receipt" "$demo/abel.png" "$lfw/Abel_Pacheco/Abel_Pacheco_0004.jpg"
 step "   ... Akhmed presents Abel's card (an impostor)"
