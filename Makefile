@@ -41,14 +41,7 @@ bench: setup
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./...
 
 fuzz: setup
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/facerec
-	$(GO) test -run '^$$' -fuzz '^FuzzJPEGOrientation$$' -fuzztime $(FUZZTIME) ./internal/facerec
-	$(GO) test -run '^$$' -fuzz '^FuzzAlign$$' -fuzztime $(FUZZTIME) ./internal/embed
-	for f in FuzzUnmarshalBody FuzzVerify FuzzUnseal FuzzDecodeText; do $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./internal/ref || exit 1; done
-	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) ./verify
-	$(GO) test -run '^$$' -fuzz '^FuzzLines$$' -fuzztime $(FUZZTIME) ./internal/textform
-	for f in FuzzDecodeWeights FuzzReadTarball; do $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./internal/cmd/faceapi2dlib || exit 1; done
-	for f in FuzzParseRecord FuzzParsePersonal FuzzCheckReceipt FuzzVerifyEntries FuzzReadFrames; do $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./audit || exit 1; done
+	@GO=$(GO) FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
 
 calibrate: setup
 	cd internal/calib && $(GO) generate .
