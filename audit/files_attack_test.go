@@ -1,3 +1,5 @@
+//go:build unix
+
 package audit
 
 import (
@@ -189,5 +191,57 @@ func TestAuditorRefusesFIFO(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), fifo) {
 		t.Errorf("VerifyLog with a FIFO in the evidence directory: %v, want a refusal naming %s", err, fifo)
+	}
+}
+
+// TestOpenCopiedDirFiles: Open (the device side, or an auditor opening a
+// copy) on a log whose entries, checkpoints or personal file is grown to
+// 3 GiB with a hole: it reads the valid frames and at most one batch
+// after them (before: the whole file, 3 GiB), and refuses the log as
+// corrupt. A FIFO or a link to /dev/zero in their place is refused as
+// unsafe at once.
+func TestOpenCopiedDirFiles(t *testing.T) {
+	l, _ := build20(t, Options{})
+	for _, name := range []string{entriesFile, checkpointsFile, personalFile} {
+		dir := copyDir(t, l.dir)
+		if err := os.Truncate(filepath.Join(dir, name), sparseSize); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		n := allocDuring(func() {
+			var l2 *Log
+			if l2, err = Open(dir, l.skey, Options{}); err == nil {
+				l2.Close()
+			}
+		})
+		t.Logf("Open with a %d-byte sparse %s: allocated %d bytes (%.2f MiB); err=%v", int64(sparseSize), name, n, float64(n)/(1<<20), err)
+		if !errors.Is(err, ErrCorrupt) {
+			t.Errorf("Open with a sparse %s: %v, want ErrCorrupt", name, err)
+		}
+		if n > 16<<20 {
+			t.Errorf("Open with a sparse %s: allocated %d bytes, want < 16 MiB", name, n)
+		}
+	}
+	for _, kind := range []string{"FIFO", "symbolic link"} {
+		dir := copyDir(t, l.dir)
+		p := filepath.Join(dir, entriesFile)
+		os.Remove(p)
+		if kind == "FIFO" {
+			if err := syscall.Mkfifo(p, 0o600); err != nil {
+				t.Skip(err)
+			}
+		} else if err := os.Symlink("/dev/zero", p); err != nil {
+			t.Fatal(err)
+		}
+		err := withTimeout(t, "Open", func() error {
+			l2, err := Open(dir, l.skey, Options{})
+			if err == nil {
+				l2.Close()
+			}
+			return err
+		})
+		if !errors.Is(err, ErrUnsafeDir) || !strings.Contains(err.Error(), p) {
+			t.Errorf("Open with entries a %s: %v, want ErrUnsafeDir naming %s", kind, err, p)
+		}
 	}
 }

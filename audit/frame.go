@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -116,7 +117,8 @@ type frameFile struct {
 }
 
 // openFrameFile opens (creating if asked) a frame file of the log
-// directory without following symbolic links, and reads it whole. The
+// directory without following symbolic links, and reads its valid frames
+// (see [readFramePrefix]); ff.size is the file's size on disk. The
 // caller decides what may be cut off (see [frameFile.truncate]): only what
 // no signed checkpoint covers.
 func openFrameFile(path, name string, create bool) (ff *frameFile, data []byte, existed bool, err error) {
@@ -132,11 +134,32 @@ func openFrameFile(path, name string, create bool) (ff *frameFile, data []byte, 
 	if err != nil {
 		return nil, nil, false, err
 	}
-	if data, err = io.ReadAll(f); err != nil {
+	st, err := f.Stat()
+	if err == nil {
+		data, err = readFramePrefix(f, name)
+	}
+	if err != nil {
 		f.Close()
 		return nil, nil, false, err
 	}
-	return &frameFile{f: f, name: name, size: int64(len(data))}, data, existed, nil
+	return &frameFile{f: f, name: name, size: st.Size()}, data, existed, nil
+}
+
+// readFramePrefix reads a frame file for [readFrames]: its valid frames
+// and, after a bad or torn frame, at most maxTornTail+1 bytes more (which
+// readFrames judges as it would the whole rest). Memory is the valid
+// frames plus that bound, whatever the file's size: a sparse file of
+// gigabytes, or one grown by garbage, costs no more than its real log.
+func readFramePrefix(r io.Reader, name string) ([]byte, error) {
+	var data []byte
+	sc := newFrameScanner(r, name)
+	for sc.next() {
+		data = appendFrame(data, sc.payload)
+	}
+	if sc.err != nil {
+		return nil, sc.err
+	}
+	return append(data, sc.rest...), nil
 }
 
 // write appends frames; sync makes them durable.
@@ -194,6 +217,7 @@ type frameScanner struct {
 	count   int    // frames returned so far
 	torn    bool   // the file ends in a torn tail
 	badAt   int    // index of the first bad frame, or -1
+	rest    []byte // after a bad or torn frame: the bytes from it on (at most maxTornTail+1)
 	err     error  // an I/O error, naming the file
 }
 
@@ -212,7 +236,7 @@ func (s *frameScanner) next() bool {
 	case len(hdr) == 0 && err == io.EOF:
 		return false
 	case len(hdr) < 8 && err == io.EOF:
-		s.torn = true
+		s.torn, s.rest = true, bytes.Clone(hdr)
 		return false
 	case err != nil:
 		s.err = fmt.Errorf("audit: reading %s: %w", s.name, err)
@@ -226,7 +250,7 @@ func (s *frameScanner) next() bool {
 	fr, err := s.br.Peek(8 + n)
 	switch {
 	case len(fr) < 8+n && err == io.EOF:
-		s.torn = true
+		s.torn, s.rest = true, bytes.Clone(fr)
 		return false
 	case err != nil:
 		s.err = fmt.Errorf("audit: reading %s: %w", s.name, err)
@@ -251,7 +275,7 @@ func (s *frameScanner) bad() {
 		s.err = fmt.Errorf("audit: reading %s: %w", s.name, err)
 		return
 	}
-	s.torn = isTail(rest, 0)
+	s.torn, s.rest = isTail(rest, 0), rest
 }
 
 // treeFrontier is a Merkle tree (RFC 6962, as [tlog.TreeHash] computes

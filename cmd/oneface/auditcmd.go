@@ -219,8 +219,8 @@ func corruptHint(err error) error {
 
 func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 	fs := auditFlags("verify", stderr)
-	key := fs.String("key", "", "the log's public key (text, or a file holding it)")
-	cpFile := fs.String("checkpoint", "", "a checkpoint (or receipt) you trust (default: the latest stored in the log, which proves less)")
+	key := fs.String("key", "", "the log's public key (text, or a file holding it; - for standard input)")
+	cpFile := fs.String("checkpoint", "", "a checkpoint (or receipt) file you trust, - for standard input (default: the latest stored in the log, which proves less)")
 	evidence := fs.String("evidence", "", "a directory of checkpoints and receipts (witnessed, collected) the log must agree with")
 	var witnessKeys multiFlag
 	fs.Var(&witnessKeys, "witness-key", "a witness's verifier key (text, or a file holding it); repeatable")
@@ -417,12 +417,12 @@ func runAuditReceipt(args []string, stdout, stderr io.Writer) error {
 
 func runAuditCheckReceipt(args []string, stdout, stderr io.Writer) error {
 	fs := auditFlags("check-receipt", stderr)
-	key := fs.String("key", "", "the log's public key (text, or a file holding it)")
+	key := fs.String("key", "", "the log's public key (text, or a file holding it; - for standard input)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *key == "" || fs.NArg() != 1 {
-		return usageError{"audit check-receipt needs -key and a receipt file"}
+		return usageError{"audit check-receipt needs -key and a receipt file (- for standard input)"}
 	}
 	in := new(auditInputs)
 	vkey, err := readKeyArg(in, "-key", *key)
