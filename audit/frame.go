@@ -217,6 +217,7 @@ type frameScanner struct {
 	count   int    // frames returned so far
 	torn    bool   // the file ends in a torn tail
 	badAt   int    // index of the first bad frame, or -1
+	why     string // what is wrong with it
 	rest    []byte // after a bad or torn frame: the bytes from it on (at most maxTornTail+1)
 	err     error  // an I/O error, naming the file
 }
@@ -244,7 +245,7 @@ func (s *frameScanner) next() bool {
 	}
 	n := int(binary.BigEndian.Uint32(hdr))
 	if n > maxFrame {
-		s.bad()
+		s.bad(fmt.Sprintf("bad frame: length %d, bound %d bytes", n, maxFrame))
 		return false
 	}
 	fr, err := s.br.Peek(8 + n)
@@ -257,7 +258,7 @@ func (s *frameScanner) next() bool {
 		return false
 	}
 	if crc32.Update(crc32.Update(0, crcTable, fr[:4]), crcTable, fr[4:4+n]) != binary.BigEndian.Uint32(fr[4+n:]) {
-		s.bad()
+		s.bad("bad frame: checksum mismatch")
 		return false
 	}
 	s.payload = append([]byte(nil), fr[4:4+n]...)
@@ -268,8 +269,8 @@ func (s *frameScanner) next() bool {
 
 // bad records a bad frame at the current position and reads what
 // follows, at most maxTornTail bytes, to tell whether it is a torn tail.
-func (s *frameScanner) bad() {
-	s.badAt = s.count
+func (s *frameScanner) bad(why string) {
+	s.badAt, s.why = s.count, why
 	rest, err := io.ReadAll(io.LimitReader(s.br, maxTornTail+1))
 	if err != nil {
 		s.err = fmt.Errorf("audit: reading %s: %w", s.name, err)

@@ -33,6 +33,20 @@ func checkScanner(t *testing.T, data []byte) {
 	if !slices.EqualFunc(got, want, bytes.Equal) || torn != wantTorn || bad != wantBad {
 		t.Fatalf("scanner: %d frames torn=%v bad=%d; readFrames: %d frames torn=%v bad=%d", len(got), torn, bad, len(want), wantTorn, wantBad)
 	}
+	// What Open reads (the valid frames and a bounded rest) is judged as
+	// the whole file is.
+	prefix, err := readFramePrefix(bytes.NewReader(data), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pp, pvalid, ptorn, pbad := readFrames(prefix)
+	_, valid, _, _ := readFrames(data)
+	if !slices.EqualFunc(pp, want, bytes.Equal) || pvalid != valid || ptorn != wantTorn || pbad != wantBad {
+		t.Fatalf("readFramePrefix: %d frames valid=%d torn=%v bad=%d; whole file: %d frames valid=%d torn=%v bad=%d", len(pp), pvalid, ptorn, pbad, len(want), valid, wantTorn, wantBad)
+	}
+	if len(prefix) > len(data) || len(prefix) > valid+maxTornTail+1 {
+		t.Fatalf("readFramePrefix kept %d bytes of %d (valid %d)", len(prefix), len(data), valid)
+	}
 }
 
 // TestFrameScannerMatchesReadFrames: clean files, torn tails of every

@@ -174,7 +174,7 @@ func scanEntries(dir string, max int64, fn func(i int64, payload []byte) error) 
 		return sc.err
 	}
 	if sc.badAt >= 0 && int64(sc.badAt) < max {
-		return &CorruptError{File: entriesFile, Index: int64(sc.badAt), Problem: "bad frame (length or checksum)"}
+		return &CorruptError{File: entriesFile, Index: int64(sc.badAt), Problem: sc.why}
 	}
 	return nil
 }

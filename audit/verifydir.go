@@ -322,13 +322,13 @@ func verifyEntriesAgainst(entries io.Reader, v note.Verifier, cps []checked) (*R
 		return nil, sc.err
 	}
 	if sc.badAt >= 0 && !sc.torn {
-		return nil, &CorruptError{File: entriesFile, Index: int64(sc.badAt), Problem: "bad frame (length or checksum)"}
+		return nil, &CorruptError{File: entriesFile, Index: int64(sc.badAt), Problem: sc.why}
 	}
 	if sc.badAt >= 0 && int64(sc.badAt) < largest.size {
 		if err := confirm(largest); err != nil {
 			return nil, err
 		}
-		return nil, &CorruptError{File: entriesFile, Index: int64(sc.badAt), Problem: "entry damaged or cut short"}
+		return nil, &CorruptError{File: entriesFile, Index: int64(sc.badAt), Problem: "entry damaged or cut short (" + sc.why + ")"}
 	}
 	if entryErr != nil {
 		return nil, entryErr
@@ -434,7 +434,7 @@ func Entries(dir string) iter.Seq2[*Record, error] {
 		case sc.err != nil:
 			yield(nil, sc.err)
 		case sc.badAt >= 0 && !sc.torn:
-			yield(nil, &CorruptError{File: entriesFile, Index: int64(sc.badAt), Problem: "bad frame (length or checksum)"})
+			yield(nil, &CorruptError{File: entriesFile, Index: int64(sc.badAt), Problem: sc.why})
 		}
 	}
 }
