@@ -140,7 +140,7 @@ func TestAuditorRefusesDevZeroLink(t *testing.T) {
 			}
 			var err error
 			n := allocDuring(func() { err = withTimeout(t, call, func() error { return fn(dir) }) })
-			if err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "symbolic link") {
+			if !errors.Is(err, ErrNotRegular) || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "symbolic link") {
 				t.Errorf("%s with %s -> /dev/zero: %v, want a refusal naming %s as a symbolic link", call, name, err, p)
 			}
 			if n > 8<<20 {
@@ -172,7 +172,7 @@ func TestAuditorRefusesFIFO(t *testing.T) {
 				continue
 			}
 			err := withTimeout(t, call, func() error { return fn(dir) })
-			if err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "FIFO") {
+			if !errors.Is(err, ErrNotRegular) || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "FIFO") {
 				t.Errorf("%s with %s a FIFO: %v, want a refusal naming %s as a FIFO", call, name, err, p)
 			}
 		}
@@ -189,8 +189,20 @@ func TestAuditorRefusesFIFO(t *testing.T) {
 		_, err := VerifyLog(dir, l.vkey, VerifyOptions{EvidenceDir: ev})
 		return err
 	})
-	if err == nil || !strings.Contains(err.Error(), fifo) {
+	if !errors.Is(err, ErrNotRegular) || !strings.Contains(err.Error(), fifo) {
 		t.Errorf("VerifyLog with a FIFO in the evidence directory: %v, want a refusal naming %s", err, fifo)
+	}
+	// A 3 GiB sparse evidence file: refused by its size, naming the bound.
+	os.Remove(fifo)
+	big := filepath.Join(ev, "c.checkpoint")
+	if err := os.Truncate(filepath.Join(ev, "a.checkpoint"), 0); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(big, nil, 0o600)
+	os.Truncate(big, sparseSize)
+	_, err = VerifyLog(dir, l.vkey, VerifyOptions{EvidenceDir: ev})
+	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), big) || !strings.Contains(err.Error(), "limit 16384") {
+		t.Errorf("VerifyLog with a sparse evidence file: %v, want malformed naming %s and its bound", err, big)
 	}
 }
 

@@ -104,7 +104,7 @@ func VerifyLog(dir, logKey string, opt VerifyOptions) (*Report, error) {
 	}
 	if st, err := os.Lstat(filepath.Join(dir, witnessedDir)); err == nil {
 		if !st.IsDir() {
-			return nil, fmt.Errorf("%w: %s is not a directory (%v)", safefile.ErrNotRegular, filepath.Join(dir, witnessedDir), st.Mode().Type())
+			return nil, fmt.Errorf("%w: %s is not a directory (%v)", ErrNotRegular, filepath.Join(dir, witnessedDir), st.Mode().Type())
 		}
 		more, err := readEvidenceDir(filepath.Join(dir, witnessedDir))
 		if err != nil {
@@ -205,6 +205,12 @@ func readEvidenceDir(dir string) ([]evidence, error) {
 		p := filepath.Join(dir, e.Name())
 		b, err := safefile.ReadFile(p, MaxReceiptSize)
 		if err != nil {
+			switch {
+			case errors.Is(err, safefile.ErrTooLarge):
+				return nil, malformed("evidence %s", strings.TrimPrefix(err.Error(), safefile.ErrTooLarge.Error()+": "))
+			case errors.Is(err, safefile.ErrNotRegular):
+				return nil, notRegular(err)
+			}
 			return nil, fmt.Errorf("audit: evidence: %w", err)
 		}
 		out = append(out, evidence{from: p, text: b})
@@ -380,9 +386,24 @@ func checkEntry(p []byte, i int64, device string, prev tlog.Hash) error {
 func openLogFile(dir, name string) (*os.File, error) {
 	f, err := safefile.Open(filepath.Join(dir, name))
 	if err != nil {
-		return nil, fmt.Errorf("audit: %w", err)
+		return nil, notRegular(err)
 	}
 	return f, nil
+}
+
+// ErrNotRegular: a file handed to the auditor's readers (a log file, an
+// evidence file) is a FIFO, a device, a socket or a symbolic link, or the
+// witnessed/ folder is not a directory. It is refused without reading or
+// waiting; the error names the file and what it is.
+var ErrNotRegular = errors.New("audit: not a regular file")
+
+// notRegular restates safefile's refusal as [ErrNotRegular] (other
+// errors, e.g. a missing file, pass unchanged).
+func notRegular(err error) error {
+	if errors.Is(err, safefile.ErrNotRegular) {
+		return fmt.Errorf("%w: %s", ErrNotRegular, strings.TrimPrefix(err.Error(), safefile.ErrNotRegular.Error()+": "))
+	}
+	return err
 }
 
 // scanLogFile calls fn with each frame of a copied log directory's file,
