@@ -257,3 +257,28 @@ func TestOpenCopiedDirFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestLatestWitnessedFiles: a 3 GiB sparse file among the witnessed
+// checkpoints is refused by its bound without being read, and a FIFO
+// named like a checkpoint neither blocks nor counts.
+func TestLatestWitnessedFiles(t *testing.T) {
+	l, _ := build20(t, Options{})
+	dir := copyDir(t, l.dir)
+	wd := filepath.Join(dir, witnessedDir)
+	os.MkdirAll(wd, 0o700)
+	big := filepath.Join(wd, "00000000000000000020")
+	os.WriteFile(big, nil, 0o600)
+	if err := os.Truncate(big, sparseSize); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(wd, "00000000000000000099"), 0o600); err != nil {
+		t.Skip(err)
+	}
+	var err error
+	n := allocDuring(func() {
+		err = withTimeout(t, "LatestWitnessed", func() error { _, err := LatestWitnessed(dir); return err })
+	})
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "limit 16384") || n > 1<<20 {
+		t.Fatalf("LatestWitnessed with a sparse witnessed checkpoint: %v (allocated %d bytes), want a refusal naming the 16384-byte bound", err, n)
+	}
+}
