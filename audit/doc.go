@@ -223,7 +223,7 @@
 // [LatestWitnessed], [ExportTiles] and [Open] accept only regular files:
 // a FIFO is refused at once (opened non-blocking), a symbolic link in
 // place of a log file is not followed, a device is refused; errors name
-// the file. The entries and checkpoints files are streamed frame by frame
+// the file and match [ErrNotRegular] ([ErrUnsafeDir] for [Open]). The entries and checkpoints files are streamed frame by frame
 // (frames are at most 4,096 bytes; after a bad frame at most one commit
 // batch, 266,760 bytes, is read to tell a torn tail from corruption), so
 // the auditor's memory does not grow with the file: VerifyLog holds one
