@@ -1,0 +1,245 @@
+//go:build cgo
+
+package verify
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oneface/oneface/audit"
+	"github.com/oneface/oneface/internal/liveness"
+	"github.com/oneface/oneface/internal/testenv"
+)
+
+// Liveness inside Verify, with the real engine and the real PAD network on
+// spoof-dev (NUAA: ClientRaw live webcam frames, ImposterRaw printed
+// photos of the same people) and LFW dev photos.
+
+var sharedPADEngine = sync.OnceValues(func() (*Engine, error) {
+	return OpenEngine(testenv.ModelDir(), EngineOptions{PoolSize: 1, PAD: true})
+})
+
+func padEngine(t testing.TB) *Engine {
+	t.Helper()
+	e, err := sharedPADEngine()
+	if err != nil {
+		testenv.Missing(t, "dlib engine with the PAD network (make setup copies .models/antispoof)", err)
+	}
+	return e
+}
+
+// spoofFrames returns the spoof-dev files of a subject, session and label
+// (live or spoof), in labels.csv order.
+func spoofFrames(t testing.TB, subject, session, label string) []string {
+	t.Helper()
+	dir := filepath.Join(testenv.FacesDir(), "spoof-dev")
+	f, err := os.Open(filepath.Join(dir, "labels.csv"))
+	if err != nil {
+		testenv.Missing(t, "spoof-dev set", err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range recs[1:] {
+		if r[1] == label && r[3] == subject && r[4] == session {
+			out = append(out, filepath.Join(dir, r[0]))
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("no %s frames of subject %s session %s", label, subject, session)
+	}
+	return out
+}
+
+func readFile(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		testenv.Missing(t, "dev faces", err)
+	}
+	return b
+}
+
+// kioskEngine is the engine newKiosk uses: with the PAD network for the
+// passive modes.
+func kioskEngine(t testing.TB, p Policy) *Engine {
+	if p.Liveness == LivenessPassive || p.Liveness == LivenessBoth {
+		return padEngine(t)
+	}
+	return realEngine(t)
+}
+
+// livenessKiosk is a kiosk whose engine has the PAD network, under mode.
+func livenessKiosk(t *testing.T, mode Liveness) *kiosk {
+	t.Helper()
+	return newKiosk(t, nil, Policy{Liveness: mode, ExposeDistance: true})
+}
+
+// enrollFile enrols one photo file for door-main.
+func (k *kiosk) enrollFile(t testing.TB, path string) *Enrollment {
+	t.Helper()
+	enr, err := k.issuer.Enroll(context.Background(), EnrollRequest{SubjectID: "s-" + filepath.Base(path), Photos: [][]byte{readFile(t, path)},
+		Purposes: []string{"door-main"}, Verifiers: []*VerifierRecipient{k.d.verifier.Recipient()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return enr
+}
+
+func lastEntry(t *testing.T, k *kiosk) audit.Entry {
+	t.Helper()
+	es, err := audit.ReadEntries(k.logDir)
+	if err != nil || len(es) == 0 {
+		t.Fatalf("audit log: %d entries, %v", len(es), err)
+	}
+	return es[len(es)-1].Entry
+}
+
+// TestPassivePADInVerify: subject 0001 of spoof-dev enrolled from a live
+// frame of session 01. A live frame of session 02 matches under
+// LivenessPassive; every printed photo of 0001 (ImposterRaw, both
+// sessions) that passes the quality gate is refused presentation_attack —
+// a refusal that is audited, not retryable, and a failed attempt. Under
+// LivenessNone the same prints are compared, and match: the attack this
+// stops.
+func TestPassivePADInVerify(t *testing.T) {
+	k := livenessKiosk(t, LivenessPassive)
+	enr := k.enrollFile(t, spoofFrames(t, "0001", "01", "live")[0])
+
+	live := readFile(t, spoofFrames(t, "0001", "02", "live")[0])
+	dec, err := k.verifier.Verify(context.Background(), k.request(enr.Reference, live))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !dec.Match || dec.Liveness != LivenessPassive {
+		t.Fatalf("live capture: match %v, liveness %q, reasons %v", dec.Match, dec.Liveness, dec.Reasons)
+	}
+	if e := lastEntry(t, k); e.Liveness != "passive" || e.Decision != audit.DecisionMatch {
+		t.Fatalf("audit entry: %+v", e)
+	}
+
+	none := newKiosk(t, nil, Policy{Liveness: LivenessNone})
+	noneEnr := none.enrollFile(t, spoofFrames(t, "0001", "01", "live")[0])
+	prints := append(spoofFrames(t, "0001", "01", "spoof"), spoofFrames(t, "0001", "02", "spoof")...)
+	var attacks, matchedWithout int
+	for _, p := range prints {
+		b := readFile(t, p)
+		d0, err := none.verifier.Verify(context.Background(), none.request(noneEnr.Reference, b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d0.Refused {
+			continue // the quality gate, not liveness
+		}
+		attacks++
+		if d0.Match {
+			matchedWithout++
+		}
+		dec, err := k.verifier.Verify(context.Background(), k.request(enr.Reference, b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !dec.Refused || dec.Match || dec.Reasons[0] != (FrameReason{ReasonPresentationAttack, false, 0}) {
+			t.Errorf("%s: refused %v, match %v, reasons %v; want presentation_attack", filepath.Base(p), dec.Refused, dec.Match, dec.Reasons)
+			continue
+		}
+		if e := lastEntry(t, k); e.Reason != string(ReasonPresentationAttack) || e.Decision != audit.DecisionRefused || e.Liveness != "passive" {
+			t.Errorf("audit entry %+v", e)
+		}
+		k.advance(15 * time.Minute) // past the lockout window: each print counts as a failure
+	}
+	t.Logf("%d prints of subject 0001 passed the quality gate; without liveness %d of them matched; with LivenessPassive all were refused presentation_attack", attacks, matchedWithout)
+	if attacks < 5 || matchedWithout == 0 {
+		t.Fatalf("only %d prints compared, %d matched without liveness: the test shows nothing", attacks, matchedWithout)
+	}
+}
+
+// TestPresentationAttackCountsAsFailure: a presentation-attack refusal is
+// a failed attempt, so MaxFailures prints lock the reference out and the
+// holder's own live face is then refused locked_out: the detector cannot
+// be probed without limit.
+func TestPresentationAttackCountsAsFailure(t *testing.T) {
+	k := newKiosk(t, nil, Policy{Liveness: LivenessPassive, MaxFailures: 2})
+	enr := k.enrollFile(t, spoofFrames(t, "0001", "01", "live")[0])
+	attacks := 0
+	for _, p := range spoofFrames(t, "0001", "02", "spoof") {
+		dec, err := k.verifier.Verify(context.Background(), k.request(enr.Reference, readFile(t, p)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dec.Reasons[0].Code == ReasonPresentationAttack {
+			if attacks++; attacks == 2 {
+				break
+			}
+		} else if !dec.Reasons[0].Retry { // quality-gate refusals are released and say retry
+			t.Fatalf("print: %v", dec.Reasons)
+		}
+	}
+	if attacks != 2 {
+		t.Fatalf("%d presentation attacks refused", attacks)
+	}
+	live := readFile(t, spoofFrames(t, "0001", "02", "live")[0])
+	dec, err := k.verifier.Verify(context.Background(), k.request(enr.Reference, live))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dec.Reasons[0].Code != ReasonLockedOut {
+		t.Fatalf("after 2 presentation attacks: %v, want locked_out", dec.Reasons)
+	}
+}
+
+// TestLivenessPolicy: New refuses unknown modes, and passive modes on an
+// engine without the PAD network; the configuration entry records the
+// mode.
+func TestLivenessPolicy(t *testing.T) {
+	for _, mode := range []Liveness{"blink", "NONE", "passive "} {
+		k := newKiosk(t, nil, Policy{Liveness: LivenessNone})
+		c := k.verifier.c
+		c.Policy.Liveness = mode
+		if _, err := New(c); !errors.Is(err, ErrPolicy) {
+			t.Errorf("liveness %q: %v, want ErrPolicy", mode, err)
+		}
+	}
+	k := newKiosk(t, nil, Policy{Liveness: LivenessNone}) // engine without PAD
+	for _, mode := range []Liveness{LivenessPassive, LivenessBoth} {
+		c := k.verifier.c
+		c.Policy.Liveness = mode
+		if _, err := New(c); !errors.Is(err, ErrPolicy) || !strings.Contains(err.Error(), "PAD") {
+			t.Errorf("liveness %q without the PAD network: %v, want ErrPolicy", mode, err)
+		}
+	}
+	c := k.verifier.c
+	c.Policy.Liveness = LivenessChallenge // needs no network beyond the engine's
+	if _, err := New(c); err != nil {
+		t.Errorf("challenge: %v", err)
+	}
+	if _, err := k.verifier.Challenge(context.Background(), [16]byte{1}); !errors.Is(err, ErrNoChallenge) {
+		t.Errorf("Challenge under LivenessNone: %v, want ErrNoChallenge", err)
+	}
+	pk := livenessKiosk(t, LivenessBoth)
+	es, err := audit.ReadEntries(pk.logDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, e := range es {
+		if e.Entry.Kind == audit.KindConfig && e.Entry.Liveness == "both" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no configuration entry records liveness both: %+v", es)
+	}
+}
+
+var _ = liveness.Blink
