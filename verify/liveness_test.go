@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/oneface/oneface/audit"
-	"github.com/oneface/oneface/internal/liveness"
 	"github.com/oneface/oneface/internal/testenv"
 )
 
@@ -242,4 +241,188 @@ func TestLivenessPolicy(t *testing.T) {
 	}
 }
 
-var _ = liveness.Blink
+
+// seq is a frame sequence of files, the first captured at start and the
+// next every step apart.
+func seq(t testing.TB, start time.Time, step time.Duration, files ...string) []Frame {
+	t.Helper()
+	fs := make([]Frame, len(files))
+	for i, f := range files {
+		var b []byte
+		if strings.HasPrefix(f, "lfw") {
+			b = testenv.ReadLFW(t, f)
+		} else {
+			b = readFile(t, f)
+		}
+		fs[i] = Frame{Encoded: b, CapturedAt: start.Add(time.Duration(i) * step)}
+	}
+	return fs
+}
+
+// challengeKiosk is a LivenessChallenge kiosk with subject 0001 of
+// spoof-dev enrolled from a live frame of session 01.
+func challengeKiosk(t *testing.T, mode Liveness) (*kiosk, []byte) {
+	t.Helper()
+	k := newKiosk(t, nil, Policy{Liveness: mode, ExposeDistance: true})
+	return k, k.enrollFile(t, spoofFrames(t, "0001", "01", "live")[0]).Reference
+}
+
+// answer asks a challenge for a fresh consent, lets the frames be
+// captured (the clock moves past the last one) and verifies them.
+func (k *kiosk) answer(t *testing.T, ref []byte, frames func(issued time.Time) []Frame) (*Decision, Request) {
+	t.Helper()
+	k.advance(16 * time.Minute) // past the lockout window: each refusal here is a failed attempt
+	c := k.consent()
+	ch, err := k.verifier.Challenge(context.Background(), c.Nonce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := frames(ch.IssuedAt)
+	k.advance(3 * time.Second)
+	req := Request{Reference: ref, Frames: fs, Consent: c, Purpose: "door-main"}
+	dec, err := k.verifier.Verify(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dec, req
+}
+
+func wantRefused(t *testing.T, k *kiosk, dec *Decision, want Reason) {
+	t.Helper()
+	if !dec.Refused || dec.Match || dec.Reasons[0].Code != want {
+		t.Fatalf("refused %v, match %v, reasons %v; want %s", dec.Refused, dec.Match, dec.Reasons, want)
+	}
+	if e := lastEntry(t, k); e.Reason != string(want) || e.Liveness != string(k.verifier.p.Liveness) {
+		t.Fatalf("audit entry %+v, want reason %s", e, want)
+	}
+}
+
+// The challenge refusals through Verify, each with its own code, on real
+// frames through the real engine.
+func TestChallengeRefusals(t *testing.T) {
+	k, ref := challengeKiosk(t, LivenessChallenge)
+	live := spoofFrames(t, "0001", "02", "live")
+	other := spoofFrames(t, "0002", "01", "live")
+	ms := time.Millisecond
+
+	t.Run("static photo repeated", func(t *testing.T) {
+		dec, _ := k.answer(t, ref, func(at time.Time) []Frame {
+			return seq(t, at.Add(100*ms), 400*ms, live[0], live[0], live[0], live[0])
+		})
+		wantRefused(t, k, dec, ReasonStaticFace)
+	})
+	t.Run("mixed faces", func(t *testing.T) {
+		// Another person performs; the holder's picture is the frame
+		// compared (the largest face).
+		dec, _ := k.answer(t, ref, func(at time.Time) []Frame {
+			return seq(t, at.Add(100*ms), 300*ms, other[0], other[1], live[0], other[2])
+		})
+		wantRefused(t, k, dec, ReasonMixedFaces)
+	})
+	t.Run("out of order", func(t *testing.T) {
+		dec, _ := k.answer(t, ref, func(at time.Time) []Frame {
+			fs := seq(t, at.Add(100*ms), 300*ms, live[0], live[1], live[2], live[3])
+			fs[1].CapturedAt, fs[2].CapturedAt = fs[2].CapturedAt, fs[1].CapturedAt
+			return fs
+		})
+		wantRefused(t, k, dec, ReasonFramesOutOfOrder)
+	})
+	t.Run("no capture time", func(t *testing.T) {
+		dec, _ := k.answer(t, ref, func(at time.Time) []Frame {
+			fs := seq(t, at.Add(100*ms), 300*ms, live[0], live[1], live[2])
+			fs[2].CapturedAt = time.Time{}
+			return fs
+		})
+		wantRefused(t, k, dec, ReasonFramesOutOfOrder)
+	})
+	t.Run("too fast", func(t *testing.T) {
+		dec, _ := k.answer(t, ref, func(at time.Time) []Frame {
+			return seq(t, at.Add(100*ms), 5*ms, live[0], live[1], live[2], live[3])
+		})
+		wantRefused(t, k, dec, ReasonFramesTooFast)
+	})
+	t.Run("captured before the challenge", func(t *testing.T) {
+		dec, _ := k.answer(t, ref, func(at time.Time) []Frame {
+			return seq(t, at.Add(-2*time.Second), 300*ms, live[0], live[1], live[2], live[3])
+		})
+		wantRefused(t, k, dec, ReasonFramesBeforeChallenge)
+	})
+	t.Run("too few frames", func(t *testing.T) {
+		dec, _ := k.answer(t, ref, func(at time.Time) []Frame {
+			return seq(t, at.Add(100*ms), 400*ms, live[0], live[1])
+		})
+		wantRefused(t, k, dec, ReasonTooFewFrames)
+	})
+	t.Run("not performed", func(t *testing.T) {
+		// The holder, live, but not doing what was asked (spoof-dev
+		// subjects were not asked to act).
+		dec, _ := k.answer(t, ref, func(at time.Time) []Frame {
+			return seq(t, at.Add(100*ms), 200*ms, live[:6]...)
+		})
+		wantRefused(t, k, dec, ReasonChallengeNotPerformed)
+		if !dec.Reasons[0].Retry {
+			t.Error("challenge_not_performed should say retry")
+		}
+	})
+	t.Run("no challenge issued", func(t *testing.T) {
+		k.advance(16 * time.Minute)
+		req := Request{Reference: ref, Frames: seq(t, k.clock().Add(-time.Second), 200*ms, live[:4]...), Consent: k.consent(), Purpose: "door-main"}
+		dec, err := k.verifier.Verify(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantRefused(t, k, dec, ReasonChallengeUnknown)
+	})
+}
+
+// TestChallengeReplay: a challenge is single use, across restarts too.
+// Asking twice for one nonce is refused; an answer sent again is refused
+// by the durable consent-nonce state before any frame is analysed, also
+// by a restarted verifier; a challenge issued before a restart is unknown
+// after it (pending challenges are in memory: fail closed).
+func TestChallengeReplay(t *testing.T) {
+	k, ref := challengeKiosk(t, LivenessChallenge)
+	live := spoofFrames(t, "0001", "02", "live")
+	ms := time.Millisecond
+	ctx := context.Background()
+
+	dec, req := k.answer(t, ref, func(at time.Time) []Frame { return seq(t, at.Add(100*ms), 200*ms, live[:6]...) })
+	wantRefused(t, k, dec, ReasonChallengeNotPerformed)
+	if _, err := k.verifier.Challenge(ctx, req.Consent.Nonce); !errors.Is(err, ErrChallengeIssued) {
+		t.Errorf("second challenge for one nonce: %v, want ErrChallengeIssued", err)
+	}
+	n := k.countEngine()
+	dec, err := k.verifier.Verify(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRefused(t, k, dec, ReasonConsentReplayed)
+
+	// A challenge issued, then the verifier restarts (same durable state).
+	c2 := k.consent()
+	ch2, err := k.verifier.Challenge(ctx, c2.Nonce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restarted, err := New(k.verifier.c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.verifier = restarted
+	n = k.countEngine()
+	dec, err = k.verifier.Verify(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRefused(t, k, dec, ReasonConsentReplayed)
+	req2 := Request{Reference: ref, Frames: seq(t, ch2.IssuedAt.Add(100*ms), 200*ms, live[:6]...), Consent: c2, Purpose: "door-main"}
+	k.advance(2 * time.Second)
+	dec, err = k.verifier.Verify(ctx, req2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRefused(t, k, dec, ReasonChallengeUnknown)
+	if n.Load() != 0 {
+		t.Errorf("%d frames analysed for replayed or unknown challenges, want 0", n.Load())
+	}
+}
