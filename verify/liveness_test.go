@@ -3,6 +3,7 @@
 package verify
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/oneface/oneface/audit"
+	"github.com/oneface/oneface/internal/liveness"
 	"github.com/oneface/oneface/internal/testenv"
 )
 
@@ -424,5 +426,39 @@ func TestChallengeReplay(t *testing.T) {
 	wantRefused(t, k, dec, ReasonChallengeUnknown)
 	if n.Load() != 0 {
 		t.Errorf("%d frames analysed for replayed or unknown challenges, want 0", n.Load())
+	}
+}
+
+// TestChallengeMetMatches: a one-step turn_left challenge answered by real
+// photos of one person (LFW: Joseph Blatter frontal, frontal, turned to his
+// left, as measured in internal/liveness TestYawDev) meets the challenge,
+// and the compared frame — one of the sequence — matches his reference.
+// The same frames under turn_right are refused challenge_not_performed.
+// (There is no dev video of a real blink; blink sequences are tested on
+// real landmarks in internal/liveness.)
+func TestChallengeMetMatches(t *testing.T) {
+	const frontal, left = "lfw/Joseph_Blatter/Joseph_Blatter_0002.jpg", "lfw/Joseph_Blatter/Joseph_Blatter_0001.jpg"
+	// LFW faces are about 60 px wide: below the kiosk default of 72.
+	k := newKiosk(t, nil, Policy{Liveness: LivenessChallenge, MinFacePixels: 40})
+	ref := k.enroll(t, frontal).Reference
+	ms := time.Millisecond
+	for _, c := range []struct {
+		draw byte // the random byte that draws the action: 1 turn_left, 2 turn_right
+		want Reason
+	}{{1, ReasonOK}, {2, ReasonChallengeNotPerformed}} {
+		k.verifier.lv.pending = liveness.NewPending(bytes.NewReader([]byte{c.draw}), liveness.ChallengeOptions{Steps: 1}, 0)
+		dec, _ := k.answer(t, ref, func(at time.Time) []Frame {
+			return seq(t, at.Add(100*ms), 250*ms, frontal, frontal, left)
+		})
+		if c.want == ReasonOK {
+			if !dec.Match || dec.Liveness != LivenessChallenge {
+				t.Fatalf("turn_left answered: match %v, reasons %v", dec.Match, dec.Reasons)
+			}
+			if e := lastEntry(t, k); e.Decision != audit.DecisionMatch || e.Liveness != "challenge" {
+				t.Fatalf("audit entry %+v", e)
+			}
+			continue
+		}
+		wantRefused(t, k, dec, c.want)
 	}
 }
