@@ -243,7 +243,6 @@ func TestLivenessPolicy(t *testing.T) {
 	}
 }
 
-
 // seq is a frame sequence of files, the first captured at start and the
 // next every step apart.
 func seq(t testing.TB, start time.Time, step time.Duration, files ...string) []Frame {
