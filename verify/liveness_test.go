@@ -398,6 +398,9 @@ func TestChallengeReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantRefused(t, k, dec, ReasonConsentReplayed)
+	if n.Load() != 0 {
+		t.Errorf("%d frames analysed for a replayed answer, want 0", n.Load())
+	}
 
 	// A challenge issued, then the verifier restarts (same durable state).
 	c2 := k.consent()
