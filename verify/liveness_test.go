@@ -464,3 +464,24 @@ func TestChallengeMetMatches(t *testing.T) {
 		wantRefused(t, k, dec, c.want)
 	}
 }
+
+// TestBothRefusesPrintSequences: under LivenessBoth, the frames of each
+// printed-photo session of subject 0001 (moved and bent by hand in front
+// of the webcam), sent as the answer to a challenge, are refused before
+// any comparison — by the challenge, or by the PAD network.
+func TestBothRefusesPrintSequences(t *testing.T) {
+	k, ref := challengeKiosk(t, LivenessBoth)
+	for _, session := range []string{"01", "02"} {
+		prints := spoofFrames(t, "0001", session, "spoof")
+		if len(prints) > 10 {
+			prints = prints[:10]
+		}
+		dec, _ := k.answer(t, ref, func(at time.Time) []Frame {
+			return seq(t, at.Add(100*time.Millisecond), 150*time.Millisecond, prints...)
+		})
+		if !dec.Refused || dec.Match || !isLivenessRefusal(dec.Reasons[0].Code) {
+			t.Errorf("print session %s: refused %v, match %v, reasons %v; want a liveness refusal", session, dec.Refused, dec.Match, dec.Reasons)
+		}
+		t.Logf("print session %s (%d frames): %s", session, len(prints), dec.Reasons[0].Code)
+	}
+}
