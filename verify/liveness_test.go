@@ -591,3 +591,27 @@ func spoofFramesMaybe(t testing.TB, subject, session, label string) []string {
 	}
 	return out
 }
+
+// TestLivenessWipesDescriptors: under LivenessBoth every frame's
+// descriptors (the analysis's and the copies the challenge compared) are
+// zero when Verify returns, refusal or match.
+func TestLivenessWipesDescriptors(t *testing.T) {
+	k, ref := challengeKiosk(t, LivenessBoth)
+	var floats [][]float32
+	k.verifier.c.onWipe = func(o [][]float32) { floats = append(floats, o...) }
+	live := spoofFrames(t, "0001", "02", "live")[:5]
+	dec, _ := k.answer(t, ref, func(at time.Time) []Frame { return seq(t, at.Add(100*time.Millisecond), 200*time.Millisecond, live...) })
+	if !dec.Refused {
+		t.Fatalf("%+v", dec)
+	}
+	if len(floats) < 2*len(live) {
+		t.Fatalf("%d descriptor buffers wiped for %d frames, want ≥ %d", len(floats), len(live), 2*len(live))
+	}
+	for _, f := range floats {
+		for _, x := range f {
+			if x != 0 {
+				t.Fatal("a descriptor was left after Verify returned")
+			}
+		}
+	}
+}
