@@ -399,10 +399,12 @@ var legacyPINLock = ReferenceID{0x6f, 0x6e, 0x65, 0x66, 0x61, 0x63, 0x65, 0x2d, 
 //     the rest of opening — a wrong PIN leaves the attempt as a failure;
 //  4. without a PIN: the rest of opening (signature, bindings, expiry,
 //     model, purpose), the consent checks, then the same transaction;
-//  5. capture quality, frame by frame; one comparison at the calibrated
-//     threshold; the audit append; then, for a match, the attempt and
-//     earlier failures are cleared. A refusal before any comparison
-//     releases the attempt, unless the PIN was wrong.
+//  5. capture quality, frame by frame, then the policy's liveness checks
+//     (challenge over the sequence, PAD on the compared frame; see
+//     liveness.go); one comparison at the calibrated threshold; the audit
+//     append; then, for a match, the attempt and earlier failures are
+//     cleared. A refusal before any comparison releases the attempt,
+//     unless the PIN was wrong or liveness refused.
 //
 // Because the attempt is durable before the PIN is tried or the face
 // compared, neither concurrent calls nor a crash can give an attacker
