@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -230,7 +231,7 @@ func newLivenessCheck(c VerifierConfig, p Policy) (*livenessCheck, error) {
 
 // openPAD loads the shipped PAD configuration from modelDir/antispoof.
 func (e *Engine) openPAD(modelDir string) error {
-	d, err := pad.Open(modelDir+"/antispoof", pad.Options{Models: pad.Shipped.Models, Widen: pad.Shipped.Widen})
+	d, err := pad.Open(filepath.Join(modelDir, "antispoof"), pad.Options{Models: pad.Shipped.Models, Widen: pad.Shipped.Widen})
 	if err != nil {
 		return fmt.Errorf("%w: PAD network: %w", ErrModelFiles, err)
 	}
