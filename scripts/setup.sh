@@ -7,7 +7,9 @@
 #   2. assembles the model directory .models/ that go-face loads, and checks
 #      every file against the SHA-256 sums pinned in
 #      internal/facerec/models.sha256; adds the ArcFace-class embedding
-#      network checked against internal/embed/models.sha256;
+#      network checked against internal/embed/models.sha256, and the
+#      passive presentation-attack networks into .models/antispoof/, checked
+#      against internal/liveness/pad/models.sha256;
 #   3. installs the pinned Go tools (staticcheck) into .tools/bin.
 #
 # It is idempotent and prints nothing when everything is already in place.
@@ -126,6 +128,24 @@ while read -r want name; do
 		die "model file $name (from $from) has SHA-256 $got, expected $want; obtain it from $(where_to_get "$name")"
 	fi
 done <internal/embed/models.sha256
+
+# The passive presentation-attack networks (internal/liveness/pad), copied
+# into the antispoof/ subfolder and checked against their own pin file.
+mkdir -p "$dest/antispoof"
+while read -r want name; do
+	[ -n "$name" ] || continue
+	from="$src/antispoof/$name"
+	[ -f "$from" ] || die "PAD network $name not found in $src/antispoof; expected SHA-256 $want; see ../shared/models/antispoof/README.md"
+	target="$dest/antispoof/$name"
+	if [ -L "$target" ] || ! cmp -s "$from" "$target"; then
+		rm -f "$target"
+		cp "$from" "$target"
+	fi
+	got=$(sha256sum "$target" | cut -d' ' -f1)
+	if [ "$got" != "$want" ]; then
+		die "PAD network $name (from $from) has SHA-256 $got, expected $want; see ../shared/models/antispoof/README.md"
+	fi
+done <internal/liveness/pad/models.sha256
 
 # ---------------------------------------------------------------- Go tools
 staticcheck_version=v0.8.2

@@ -75,10 +75,17 @@
 // person's audit receipt, and no distance unless [Policy].ExposeDistance
 // asks for it (a score would give an attacker a gradient to climb).
 //
-// Liveness is not implemented yet: [Policy].Liveness must say
-// [LivenessNone] explicitly, and such a verifier accepts a good photo of
-// the holder. Liveness checks will run over the frame sequence between the
-// quality gate and the comparison.
+// Liveness runs between the quality gate and the comparison, as
+// [Policy].Liveness says (it must be set explicitly): [LivenessNone]
+// accepts a good photo of the holder and its decisions say so;
+// [LivenessPassive] scores the compared frame with the presentation-attack
+// network ([EngineOptions].PAD) and refuses [ReasonPresentationAttack];
+// [LivenessChallenge] checks the frame sequence against the challenge the
+// kiosk got from [Verifier.Challenge] for the consent nonce (blink, head
+// turns, capture times, the same face in every frame); [LivenessBoth] runs
+// both. Liveness refusals count as failed attempts towards the lockout.
+// What the checks detect and what they do not (screen replay of a video,
+// 3-D masks, an injected camera feed) is in docs/liveness.md.
 //
 // # State
 //

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/oneface/oneface/internal/facerec"
+	"github.com/oneface/oneface/internal/liveness/pad"
 )
 
 // Engine errors, for errors.Is. They are the face engine's own sentinels.
@@ -39,7 +40,8 @@ func ParseModelID(s string) (ModelID, error) {
 // over pinned model files. It is safe for concurrent use. Open one per
 // process and share it between the issuer or verifier code that needs it.
 type Engine struct {
-	e *facerec.Engine
+	e   *facerec.Engine
+	pad *pad.Detector // nil unless EngineOptions.PAD; see liveness.go
 }
 
 // EngineOptions configure [OpenEngine]; the zero value is a good default.
@@ -49,6 +51,11 @@ type EngineOptions struct {
 	PoolSize int
 	// Logger for engine events (default: discard).
 	Logger *slog.Logger
+	// PAD also loads the passive presentation-attack detection network
+	// from modelDir's antispoof/ subfolder (pad.Shipped's configuration,
+	// MiniFASNetV1SE, pinned by SHA-256; about 2 MB), as LivenessPassive
+	// and LivenessBoth require. Without cgo: [ErrEngineUnavailable].
+	PAD bool
 }
 
 // OpenEngine checks the model files in modelDir against their pinned
@@ -59,7 +66,14 @@ func OpenEngine(modelDir string, o EngineOptions) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{e: e}, nil
+	eng := &Engine{e: e}
+	if o.PAD {
+		if err := eng.openPAD(modelDir); err != nil {
+			e.Close()
+			return nil, err
+		}
+	}
+	return eng, nil
 }
 
 // analyzeFrame runs the engine on a frame's pixels or bytes.
@@ -75,4 +89,9 @@ func (e *Engine) ModelID() ModelID { return ModelID(e.e.ModelID()) }
 
 // Close releases the engine; it waits for calls in flight and is safe to
 // call more than once.
-func (e *Engine) Close() error { return e.e.Close() }
+func (e *Engine) Close() error {
+	if e.pad != nil {
+		e.pad.Close()
+	}
+	return e.e.Close()
+}

@@ -106,7 +106,7 @@ func ExampleVerifier_Verify() {
 	const notice = "We compare your face with your card, keep no image, and log the use."
 	v, err := verify.New(verify.VerifierConfig{Engine: engine, Opener: opener, Audit: auditLog, State: state, KioskKey: signer, Policy: verify.Policy{
 		Notices:  map[string][32]byte{"notice-2026-11": verify.NoticeHash(notice)},
-		Liveness: verify.LivenessNone, // no presentation-attack detection yet: say so
+		Liveness: verify.LivenessNone, // no liveness check (see ExampleVerifier_Challenge): a photo of the holder matches
 	}})
 	if err != nil {
 		log.Fatal(err)

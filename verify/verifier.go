@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"image"
 	"log/slog"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -30,11 +29,11 @@ type AuditLog interface {
 // Liveness selects the presentation-attack check.
 type Liveness string
 
-// Liveness modes. Only LivenessNone exists yet: a verifier without
-// liveness accepts a good photo of the holder, and the policy says so
-// ([Policy.Liveness] must be set explicitly). Challenge-response (blink,
-// head turn) and passive detection over the frame sequence will plug in
-// between the quality gate and the comparison.
+// LivenessNone: no liveness check. A verifier without liveness accepts a
+// good photo of the holder, and the policy, the audit entries and the
+// decisions say so ([Policy.Liveness] must be set explicitly). The other
+// modes ([LivenessPassive], [LivenessChallenge], [LivenessBoth], in
+// liveness.go) run between the quality gate and the comparison.
 const LivenessNone Liveness = "none"
 
 // Policy is a verifier's security settings. Zero fields take the defaults
@@ -70,7 +69,9 @@ type Policy struct {
 	MinSharpness                 float64
 	MinBrightness, MaxBrightness float64
 	MaxYaw                       float64
-	// Liveness must be set; only LivenessNone is available yet.
+	// Liveness must be set: LivenessNone, LivenessPassive,
+	// LivenessChallenge or LivenessBoth (New refuses any other, and a
+	// passive mode without the PAD network loaded).
 	Liveness Liveness
 	// ExposeDistance adds the raw distance to decisions (calibration and
 	// debugging only: a score gives an attacker a gradient to climb).
@@ -179,6 +180,10 @@ type Decision struct {
 	Consent *ConsentReceipt
 	// Distance and Threshold are set only under Policy.ExposeDistance.
 	Distance, Threshold float64
+	// Liveness is the liveness mode the decision was made under
+	// (LivenessNone: no liveness check; a match is then no evidence that
+	// a live person was in front of the camera).
+	Liveness Liveness
 }
 
 // Verification reason codes, beyond the enrolment ones. Do NOT rename:
@@ -241,6 +246,7 @@ type Verifier struct {
 	log        *slog.Logger
 	st         *state.Store
 	analyze    func(context.Context, Frame) (*facerec.Analysis, error)
+	lv         *livenessCheck // liveness.go
 }
 
 // ErrPolicy is returned by New for a policy it cannot honour.
@@ -254,8 +260,9 @@ func New(c VerifierConfig) (*Verifier, error) {
 		return nil, errors.New("verify: a verifier needs an engine, an opener, an audit log, a state file and a kiosk key")
 	}
 	p := c.Policy.withDefaults()
-	if p.Liveness != LivenessNone {
-		return nil, fmt.Errorf("%w: liveness %q is not available (set Liveness: LivenessNone explicitly to accept photos of the holder)", ErrPolicy, p.Liveness)
+	lv, err := newLivenessCheck(c, p)
+	if err != nil {
+		return nil, err
 	}
 	if len(p.Notices) == 0 {
 		return nil, fmt.Errorf("%w: no privacy notice: consent cannot be checked", ErrPolicy)
@@ -263,7 +270,7 @@ func New(c VerifierConfig) (*Verifier, error) {
 	if p.MaxFailures < 1 || p.MaxFailures > state.MaxAttempts || p.LockoutWindow < 0 || p.UnsealPerMinute < 0 {
 		return nil, fmt.Errorf("%w: lockout of %d failures in %s, %d unseals a minute", ErrPolicy, p.MaxFailures, p.LockoutWindow, p.UnsealPerMinute)
 	}
-	v := &Verifier{c: c, p: p, thresholds: map[int]float64{}, st: c.State.s, analyze: c.analyze}
+	v := &Verifier{c: c, p: p, thresholds: map[int]float64{}, st: c.State.s, analyze: c.analyze, lv: lv}
 	if c.Engine != nil {
 		v.model = c.Engine.ModelID()
 		if v.analyze == nil {
@@ -392,10 +399,12 @@ var legacyPINLock = ReferenceID{0x6f, 0x6e, 0x65, 0x66, 0x61, 0x63, 0x65, 0x2d, 
 //     the rest of opening — a wrong PIN leaves the attempt as a failure;
 //  4. without a PIN: the rest of opening (signature, bindings, expiry,
 //     model, purpose), the consent checks, then the same transaction;
-//  5. capture quality, frame by frame; one comparison at the calibrated
-//     threshold; the audit append; then, for a match, the attempt and
-//     earlier failures are cleared. A refusal before any comparison
-//     releases the attempt, unless the PIN was wrong.
+//  5. capture quality, frame by frame, then the policy's liveness checks
+//     (challenge over the sequence, PAD on the compared frame; see
+//     liveness.go); one comparison at the calibrated threshold; the audit
+//     append; then, for a match, the attempt and earlier failures are
+//     cleared. A refusal before any comparison releases the attempt,
+//     unless the PIN was wrong or liveness refused.
 //
 // Because the attempt is durable before the PIN is tried or the face
 // compared, neither concurrent calls nor a crash can give an attacker
@@ -410,7 +419,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Decision, error) {
 		return nil, err
 	}
 	now := v.c.Clock()
-	d := &Decision{}
+	d := &Decision{Liveness: v.p.Liveness}
 	entry := audit.Entry{Time: now, Kind: audit.KindVerify, Purpose: tokenOr(req.Purpose), Decision: audit.DecisionRefused, ModelID: v.model.String(),
 		Liveness: string(v.p.Liveness), Notice: "-"}
 	if req.Consent != nil {
@@ -509,7 +518,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Decision, error) {
 		}
 		return v.refuse(ctx, d, entry, personal, FrameReason{ReasonReferenceUncalibrated, false, -1})
 	}
-	live, reasons, err := v.bestFrame(ctx, req.Frames)
+	live, reasons, err := v.liveFrame(ctx, req, now) // quality, then liveness (liveness.go)
 	var owned [][]float32
 	if live != nil {
 		owned = append(owned, live.Descriptor[:])
@@ -530,8 +539,12 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Decision, error) {
 		return nil, err
 	}
 	if live == nil {
-		if err := v.st.Release(res); err != nil {
-			return nil, err
+		// A liveness refusal stays a failed attempt: the checks cannot
+		// be probed without limit.
+		if !isLivenessRefusal(reasons[0].Code) {
+			if err := v.st.Release(res); err != nil {
+				return nil, err
+			}
 		}
 		return v.refuse(ctx, d, entry, personal, reasons...)
 	}
@@ -702,17 +715,9 @@ func (v *Verifier) bestFrame(ctx context.Context, frames []Frame) (*facerec.Face
 			reasons = append(reasons, FrameReason{ReasonMultipleFaces, true, i})
 			continue
 		}
-		q := f.Quality
-		switch {
-		case f.Box.Dx() < v.p.MinFacePixels:
-			reasons = append(reasons, FrameReason{ReasonFaceTooSmall, true, i})
-		case q.Sharpness < v.p.MinSharpness:
-			reasons = append(reasons, FrameReason{ReasonBlurry, true, i})
-		case q.Brightness < v.p.MinBrightness || q.Brightness > v.p.MaxBrightness:
-			reasons = append(reasons, FrameReason{ReasonExposure, true, i})
-		case !math.IsNaN(q.Yaw) && math.Abs(q.Yaw) > v.p.MaxYaw:
-			reasons = append(reasons, FrameReason{ReasonPose, true, i})
-		default:
+		if r, ok := v.qualityReason(&f); !ok {
+			reasons = append(reasons, FrameReason{r, true, i})
+		} else {
 			if best == nil || f.Box.Dx() > best.Box.Dx() {
 				if best != nil {
 					clear(best.Descriptor[:])

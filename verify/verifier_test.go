@@ -56,7 +56,7 @@ func (k *kiosk) advance(d time.Duration) {
 
 func newKiosk(t testing.TB, store func(*audit.Log) AuditLog, policy Policy) *kiosk {
 	t.Helper()
-	e := realEngine(t)
+	e := kioskEngine(t, policy)
 	d := newDeployment(t)
 	d.model = e.ModelID()
 	k := &kiosk{d: d, engine: e, now: d.now}

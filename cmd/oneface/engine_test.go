@@ -101,7 +101,7 @@ func TestKeygenEnrollOpen(t *testing.T) {
 	os.WriteFile(p("notice-1.txt"), []byte("We compare your face with your card."), 0o644)
 	kiosk := func(extra ...string) (int, string, string) {
 		args := append([]string{"verify", "-models", models, "-key", p("kiosk.key"), "-secret", p("deploy.secret"), "-issuer", strings.TrimSpace(issuerPub),
-			"-purpose", "door-main", "-audit-log", p("audit"), "-log-key", p("log.key"), "-notice", p("notice-1.txt")}, extra...)
+			"-purpose", "door-main", "-audit-log", p("audit"), "-log-key", p("log.key"), "-notice", p("notice-1.txt"), "-liveness", "none"}, extra...)
 		return runCLI(args...)
 	}
 	for _, c := range []struct {

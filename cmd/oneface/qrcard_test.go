@@ -39,7 +39,7 @@ func TestVerifyIntakeBugReports(t *testing.T) {
 	card := filepath.Join("..", "..", "..", "shared", "bugreports", "qr-finder-tiles", "finder-tiles-600.png")
 	code, out, stderr := runCLI("verify", "-models", models, "-key", p("kiosk.key"), "-secret", p("deploy.secret"), "-issuer", strings.TrimSpace(issuerPub),
 		"-purpose", "door-main", "-audit-log", p("audit"), "-log-key", p("log.key"), "-notice", p("notice-1.txt"),
-		"-consented", card, filepath.Join(lfw, "Abel_Pacheco", "Abel_Pacheco_0004.jpg"))
+		"-liveness", "none", "-consented", card, filepath.Join(lfw, "Abel_Pacheco", "Abel_Pacheco_0004.jpg"))
 	if code != 0 || !strings.Contains(out, "REFUSED") || !strings.Contains(out, "reason reference_malformed: reject") ||
 		!strings.Contains(stderr, "QR search budget exhausted") {
 		t.Fatalf("exit %d\n%s%s", code, out, stderr)
@@ -69,7 +69,7 @@ func TestVerifyIntakeBugReports(t *testing.T) {
 	} {
 		code, out, stderr := runCLI("verify", "-models", models, "-key", p("kiosk2.key"), "-secret", p("deploy.secret"), "-issuer", strings.TrimSpace(issuerPub),
 			"-purpose", "door-main", "-audit-log", p("audit2"), "-log-key", p("log.key"), "-notice", p("notice-1.txt"),
-			"-consented", p("ref.txt"), c.frame)
+			"-liveness", "none", "-consented", p("ref.txt"), c.frame)
 		if code != 0 || !strings.Contains(out, c.want) {
 			t.Fatalf("%s: exit %d, want %q\n%s%s", filepath.Base(c.frame), code, c.want, out, stderr)
 		}

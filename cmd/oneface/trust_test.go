@@ -44,7 +44,7 @@ func TestVerifyLockoutAcrossRuns(t *testing.T) {
 	kiosk := func(extra ...string) (int, string, string) {
 		args := append([]string{"verify", "-models", models, "-key", p("kiosk.key"), "-secret", p("deploy.secret"),
 			"-issuer", strings.TrimSpace(issuerPub), "-purpose", "door-main", "-audit-log", p("audit"), "-log-key", p("log.key"),
-			"-notice", p("notice-1.txt"), "-consented"}, extra...)
+			"-notice", p("notice-1.txt"), "-liveness", "none", "-consented"}, extra...)
 		return runCLI(args...)
 	}
 	impostor := photo("Akhmed_Zakayev", "0003")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -33,6 +34,7 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	consentOut := fs.String("consent-statement", "", "write the kiosk's signed consent statement to this file")
 	fmr := fs.Float64("fmr", 1e-3, "target false-match rate: one of the calibration table's targets (1e-2, 1e-3, 1e-4, 1e-5)")
 	showDistance := fs.Bool("show-distance", false, "print the distance (calibration and debugging only)")
+	livenessMode := fs.String("liveness", "passive", "liveness check: none, passive (PAD on the compared frame), challenge or both (issue a challenge, print it, wait for Enter on stdin while the frames are captured, then read them)")
 	allowV1 := fs.Bool("allow-v1", false, "also accept version 1 references (WEAKER: their PIN can be stripped; see OpenerConfig.AllowV1)")
 	var issuers list
 	fs.Var(&issuers, "issuer", "trusted issuer public key, repeatable")
@@ -66,19 +68,30 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	mode := verify.Liveness(*livenessMode)
 	var frames []verify.Frame
-	for _, p := range fs.Args()[1:] {
-		// One byte over the decoder's bound, so an oversized frame is
-		// refused (and audited) by the verifier, not here.
-		b, err := safefile.ReadFile(p, imageio.DefaultMaxBytes+1)
-		if err != nil {
+	readFrames := func() error {
+		for _, p := range fs.Args()[1:] {
+			// One byte over the decoder's bound, so an oversized frame is
+			// refused (and audited) by the verifier, not here.
+			b, err := safefile.ReadFile(p, imageio.DefaultMaxBytes+1)
+			if err != nil {
+				return err
+			}
+			st, err := os.Stat(p)
+			if err != nil {
+				return err
+			}
+			frames = append(frames, verify.Frame{Encoded: b, CapturedAt: st.ModTime()})
+		}
+		return nil
+	}
+	if mode != verify.LivenessChallenge && mode != verify.LivenessBoth {
+		// No challenge to wait for: the frames are read first, as they
+		// were captured before the run.
+		if err := readFrames(); err != nil {
 			return err
 		}
-		st, err := os.Stat(p)
-		if err != nil {
-			return err
-		}
-		frames = append(frames, verify.Frame{Encoded: b, CapturedAt: st.ModTime()})
 	}
 	alog, kiosk, err := openKioskLog(*auditDir, *logKey)
 	if err != nil {
@@ -90,7 +103,7 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	engine, err := verify.OpenEngine(*dir, verify.EngineOptions{})
+	engine, err := verify.OpenEngine(*dir, verify.EngineOptions{PAD: mode == verify.LivenessPassive || mode == verify.LivenessBoth})
 	if err != nil {
 		return engineError(*dir, err)
 	}
@@ -102,7 +115,7 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	}
 	hash := verify.NoticeHash(string(noticeText))
 	v, err := verify.New(verify.VerifierConfig{Engine: engine, Opener: opener, Audit: alog, State: st, KioskKey: kiosk, Policy: verify.Policy{
-		TargetFMR: *fmr, Notices: map[string][32]byte{version: hash}, Liveness: verify.LivenessNone, ExposeDistance: *showDistance}})
+		TargetFMR: *fmr, Notices: map[string][32]byte{version: hash}, Liveness: mode, ExposeDistance: *showDistance}})
 	if err != nil {
 		return err
 	}
@@ -111,7 +124,25 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 		c := &verify.Consent{Purpose: *purpose, NoticeVersion: version, NoticeHash: hash, GivenAt: time.Now()}
 		rand.Read(c.Nonce[:])
 		req.Consent = c
+		if mode == verify.LivenessChallenge || mode == verify.LivenessBoth {
+			ch, err := v.Challenge(context.Background(), c.Nonce)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "CHALLENGE: %s, before %s; capture the frames, then press Enter\n", ch, ch.Expires.Format(time.TimeOnly))
+			// At end of input the frames are read as they are (and refused
+			// if they were captured before the challenge).
+			if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil && err != io.EOF {
+				return err
+			}
+		}
 	}
+	if len(frames) == 0 {
+		if err := readFrames(); err != nil {
+			return err
+		}
+	}
+	req.Frames = frames
 	d, err := v.Verify(context.Background(), req)
 	if err != nil {
 		return err
@@ -123,6 +154,11 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, "REFUSED: no comparison was made")
 	default:
 		fmt.Fprintln(stdout, "NO MATCH")
+	}
+	if d.Liveness == verify.LivenessNone {
+		fmt.Fprintln(stdout, "  liveness none: no liveness check (a photo of the holder matches too)")
+	} else {
+		fmt.Fprintf(stdout, "  liveness %s\n", d.Liveness)
 	}
 	for _, r := range d.Reasons {
 		kind := ": reject"

@@ -68,7 +68,8 @@ func run() (int, error) {
 		return 3, err
 	}
 	defer state.Close()
-	engine, err := verify.OpenEngine(*models, verify.EngineOptions{PoolSize: 1}) // one analysis at a time
+	// PAD: the passive presentation-attack network (.models/antispoof).
+	engine, err := verify.OpenEngine(*models, verify.EngineOptions{PoolSize: 1, PAD: true}) // one analysis at a time
 	if err != nil {
 		return 3, err
 	}
@@ -79,7 +80,8 @@ func run() (int, error) {
 		return 3, err
 	}
 	v, err := verify.New(verify.VerifierConfig{Engine: engine, Opener: opener, Audit: log, State: state, KioskKey: signer,
-		Policy: verify.Policy{Notices: map[string][32]byte{"notice-1": verify.NoticeHash(notice)}, Liveness: verify.LivenessNone}})
+		// Passive: one frame cannot answer a challenge (see README.md).
+		Policy: verify.Policy{Notices: map[string][32]byte{"notice-1": verify.NoticeHash(notice)}, Liveness: verify.LivenessPassive}})
 	if err != nil {
 		return 3, err
 	}

@@ -77,7 +77,8 @@ func run() (int, error) {
 		return 3, err
 	}
 	defer state.Close()
-	engine, err := verify.OpenEngine(*models, verify.EngineOptions{PoolSize: 1}) // one analysis at a time
+	// PAD: the passive presentation-attack network (.models/antispoof).
+	engine, err := verify.OpenEngine(*models, verify.EngineOptions{PoolSize: 1, PAD: true}) // one analysis at a time
 	if err != nil {
 		return 3, err
 	}
@@ -88,7 +89,12 @@ func run() (int, error) {
 		return 3, err
 	}
 	policy := verify.Policy{TargetFMR: 1e-3, MaxFailures: 5, LockoutWindow: 15 * time.Minute,
-		Notices: map[string][32]byte{"notice-1": verify.NoticeHash(notice)}, Liveness: verify.LivenessNone}
+		Notices: map[string][32]byte{"notice-1": verify.NoticeHash(notice)},
+		// Passive, not LivenessBoth: a directory of stills cannot answer a
+		// challenge (v.Challenge before the frames are captured) issued
+		// after the stills were taken. A kiosk with a live camera and a
+		// screen uses LivenessBoth (see README.md).
+		Liveness: verify.LivenessPassive}
 	v, err := verify.New(verify.VerifierConfig{Engine: engine, Opener: opener, Audit: log, State: state, KioskKey: signer, Policy: policy})
 	if err != nil {
 		return 3, err
