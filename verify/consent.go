@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -90,6 +91,15 @@ func CheckConsentStatement(signed []byte, kioskPublicKey string) (*ConsentStatem
 	n, err := note.Open(signed, note.VerifierList(v))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConsentStatement, err)
+	}
+	// One statement has one text: exactly the kiosk's signature, in
+	// canonical base64 (note accepts non-zero padding bits, so a flipped
+	// last character could otherwise still verify).
+	if len(n.Sigs) != 1 || len(n.UnverifiedSigs) != 0 {
+		return nil, fmt.Errorf("%w: want exactly the kiosk's signature", ErrConsentStatement)
+	}
+	if raw, err := base64.StdEncoding.DecodeString(n.Sigs[0].Base64); err != nil || base64.StdEncoding.EncodeToString(raw) != n.Sigs[0].Base64 {
+		return nil, fmt.Errorf("%w: signature is not canonical base64", ErrConsentStatement)
 	}
 	// The signature is good: it is now safe to parse.
 	var s ConsentStatement
