@@ -45,7 +45,7 @@ func engineError(dir string, err error) error {
 	case errors.As(err, &me):
 		return hintError{err, []string{
 			fmt.Sprintf("model directory %s is incomplete or holds other files than the pinned ones", dir),
-			"run `make setup`, or set ONEFACE_MODELS to the folder with the model files and run it again",
+			"run `make setup` (it assembles .models from $ONEFACE_MODELS, ../shared/models or the models' public sources), or point -models or $ONEFACE_MODELDIR (the variable oneface reads) at a directory holding the pinned files",
 		}}
 	case errors.Is(err, facerec.ErrUnavailable):
 		return hintError{err, []string{"rebuild with CGO_ENABLED=1 and the Debian packages listed in the README"}}
