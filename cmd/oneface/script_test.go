@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -34,6 +35,9 @@ func TestMain(m *testing.M) {
 //	status N PROG ARGS...   run PROG; its exit status must be N
 //	mode FILE PERM          FILE's permission bits must be PERM (octal)
 //	lines FILE N            FILE must hold N lines
+//	envfile VAR FILE        set VAR to FILE's content, white space trimmed
+//	wrap IN OUT             write IN as a mail client would: wrapped at 60
+//	                        characters, CRLF line ends, trailing spaces, a BOM
 func TestScripts(t *testing.T) {
 	models := testenv.ModelDir()
 	faces := testenv.FacesDir()
@@ -89,6 +93,24 @@ func TestScripts(t *testing.T) {
 				if got := st.Mode().Perm(); got != os.FileMode(want) {
 					ts.Fatalf("%s: mode %o, want %o", args[0], got, want)
 				}
+			},
+			"envfile": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 2 {
+					ts.Fatalf("usage: envfile VAR FILE")
+				}
+				ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile(args[1])))
+			},
+			"wrap": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 2 {
+					ts.Fatalf("usage: wrap IN OUT")
+				}
+				in := strings.TrimSpace(ts.ReadFile(args[0]))
+				var b strings.Builder
+				b.WriteString("\ufeff\r\n")
+				for i := 0; i < len(in); i += 60 {
+					b.WriteString(in[i:min(i+60, len(in))] + "  \r\n")
+				}
+				ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(b.String()), 0o600))
 			},
 			"lines": func(ts *testscript.TestScript, neg bool, args []string) {
 				if neg || len(args) != 2 {
