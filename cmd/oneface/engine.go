@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/oneface/oneface/internal/facerec"
+	"github.com/oneface/oneface/internal/imageio"
 )
 
 // conventionalThreshold is dlib's customary Euclidean threshold. It is not
@@ -96,7 +97,7 @@ func runCompare(args []string, stdout, stderr io.Writer) error {
 	ctx := context.Background()
 	descs := make([]facerec.Descriptor, len(paths))
 	for i, p := range paths {
-		b, err := os.ReadFile(p)
+		b, err := readInput(p, imageio.DefaultMaxBytes)
 		if err != nil {
 			return err
 		}
