@@ -36,6 +36,7 @@ func TestMain(m *testing.M) {
 //	mode FILE PERM          FILE's permission bits must be PERM (octal)
 //	lines FILE N            FILE must hold N lines
 //	envfile VAR FILE        set VAR to FILE's content, white space trimmed
+//	crlf IN OUT             write IN with CRLF line ends
 //	wrap IN OUT             write IN as a mail client would: wrapped at 60
 //	                        characters, CRLF line ends, trailing spaces, a BOM
 func TestScripts(t *testing.T) {
@@ -99,6 +100,13 @@ func TestScripts(t *testing.T) {
 					ts.Fatalf("usage: envfile VAR FILE")
 				}
 				ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile(args[1])))
+			},
+			"crlf": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 2 {
+					ts.Fatalf("usage: crlf IN OUT")
+				}
+				in := strings.ReplaceAll(ts.ReadFile(args[0]), "\n", "\r\n")
+				ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(in), 0o600))
 			},
 			"wrap": func(ts *testscript.TestScript, neg bool, args []string) {
 				if neg || len(args) != 2 {
