@@ -270,3 +270,46 @@ func finishVerify(stdout io.Writer, d *verify.Decision, alog *audit.Log, o *veri
 	}
 	return reportDecision(stdout, d, out)
 }
+
+// jsonEntry is one line of `oneface audit show -json` (JSON Lines: one
+// object per entry, so a large log streams). It holds what the log's
+// public part holds; the personal part stays encrypted.
+type jsonEntry struct {
+	Index    int64  `json:"index"`
+	Version  int    `json:"version"` // entry format, 1 or 2
+	Time     string `json:"time"`
+	Kind     string `json:"kind"`
+	Purpose  string `json:"purpose"`
+	Decision string `json:"decision"` // "match", "no-match", "refused" or "none"
+	Reason   string `json:"reason"`
+	ModelID  string `json:"model_id"`
+	Liveness string `json:"liveness,omitempty"`
+	Notice   string `json:"notice,omitempty"`
+	Detail   string `json:"detail,omitempty"`
+	Device   string `json:"device"`
+	Library  string `json:"library"`
+	Personal bool   `json:"personal"` // a personal part is committed to
+}
+
+// showEntry prints one audit record as `audit show` does, as text or as
+// a JSON line.
+func showEntry(w io.Writer, r *audit.Record, asJSON bool) error {
+	if asJSON {
+		b, err := json.Marshal(jsonEntry{Index: r.Index, Version: r.Version, Time: rfc3339(r.Entry.Time), Kind: string(r.Entry.Kind),
+			Purpose: r.Entry.Purpose, Decision: string(r.Entry.Decision), Reason: r.Entry.Reason, ModelID: r.Entry.ModelID,
+			Liveness: r.Entry.Liveness, Notice: r.Entry.Notice, Detail: r.Detail, Device: r.Device, Library: r.Library,
+			Personal: r.Commitment != nil})
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	}
+	personal := "-"
+	if r.Commitment != nil {
+		personal = "committed"
+	}
+	_, err := fmt.Fprintf(w, "%6d  %s  %-17s %-10s %-8s %-22s model %s  personal %s\n", r.Index, r.Entry.Time.Format("2006-01-02T15:04:05Z"),
+		r.Entry.Kind, r.Entry.Purpose, r.Entry.Decision, r.Entry.Reason, r.Entry.ModelID, personal)
+	return err
+}
