@@ -213,5 +213,23 @@
 //
 // Limits: entries are at most [MaxEntrySize] bytes; receipts at most
 // [MaxReceiptSize]; the tree's stored hashes are kept in memory (64 bytes
-// per entry: 6.4 MB per 100,000 entries).
+// per entry: 6.4 MB per 100,000 entries) by an open [Log] and by
+// [ExportTiles] (they are the tiles), never by the auditor's readers.
+//
+// # Files from outside
+//
+// A copied log directory and an auditor's evidence are outside input.
+// [VerifyLog], [VerifyDir], [Entries], [ReadEntries], [LatestCheckpoint],
+// [LatestWitnessed], [ExportTiles] and [Open] accept only regular files:
+// a FIFO is refused at once (opened non-blocking), a symbolic link in
+// place of a log file is not followed, a device is refused; errors name
+// the file and match [ErrNotRegular] ([ErrUnsafeDir] for [Open]). The entries and checkpoints files are streamed frame by frame
+// (frames are at most 4,096 bytes; after a bad frame at most one commit
+// batch, 266,760 bytes, is read to tell a torn tail from corruption), so
+// the auditor's memory does not grow with the file: VerifyLog holds one
+// frame, the O(log n) right edge of the tree, and the checkpoints it was
+// given or found (each at most [MaxReceiptSize] bytes, at most 100,000
+// evidence files). A 3 GiB sparse entries file costs VerifyLog 0.7 MiB of
+// allocation and is reported as a bad frame after the genuine entries
+// (TestAuditorSparseFileBoundedMemory).
 package audit

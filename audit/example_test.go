@@ -114,3 +114,35 @@ func ExampleVerifyLog() {
 	// true
 	// audit: log rolled back
 }
+
+// An auditor lists a copied log one entry at a time (memory stays at one
+// entry whatever the file's size); a log file replaced by a symbolic
+// link, a FIFO or a device is refused by name before anything is read.
+func ExampleEntries() {
+	dir, _ := os.MkdirTemp("", "audit-example")
+	defer os.RemoveAll(dir)
+	skey, _, _ := audit.GenerateKey("kiosk-12.example.org")
+	l, _ := audit.Open(dir, skey, audit.Options{})
+	for _, reason := range []string{"ok", "no_match"} {
+		l.Append(context.Background(), audit.Entry{Kind: audit.KindVerify, Purpose: "door-main", Decision: audit.DecisionMatch, Reason: reason, ModelID: "-"}, nil)
+	}
+	l.Close()
+	for r, err := range audit.Entries(dir) {
+		if err != nil {
+			fmt.Println(err)
+			break
+		}
+		fmt.Println(r.Index, r.Entry.Reason)
+	}
+
+	entries := filepath.Join(dir, "entries")
+	os.Remove(entries)
+	os.Symlink("/dev/zero", entries)
+	for _, err := range audit.Entries(dir) {
+		fmt.Println(errors.Is(err, audit.ErrNotRegular))
+	}
+	// Output:
+	// 0 ok
+	// 1 no_match
+	// true
+}

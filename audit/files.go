@@ -45,7 +45,7 @@ func checkDir(dir string) error {
 // symbolic link in its last component, and checks that what was opened
 // is a regular, singly linked file of the log's owner.
 func openNoFollow(path string, flag int, perm fs.FileMode) (*os.File, error) {
-	f, err := os.OpenFile(path, flag|oNoFollow|oCloexec, perm)
+	f, err := os.OpenFile(path, flag|oNoFollow|oCloexec|oNonblock, perm)
 	if err != nil {
 		if isSymlinkErr(err) {
 			return nil, fmt.Errorf("%w: %s is a symbolic link", ErrUnsafeDir, path)

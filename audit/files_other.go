@@ -7,6 +7,7 @@ import "io/fs"
 const (
 	oNoFollow = 0
 	oCloexec  = 0
+	oNonblock = 0
 )
 
 func isSymlinkErr(error) bool              { return false }

@@ -13,6 +13,9 @@ import (
 const (
 	oNoFollow = syscall.O_NOFOLLOW
 	oCloexec  = syscall.O_CLOEXEC
+	// oNonblock: opening a FIFO planted in the directory must not block
+	// (regular files ignore it); the fstat check then refuses it.
+	oNonblock = syscall.O_NONBLOCK
 )
 
 func isSymlinkErr(err error) bool { return errors.Is(err, syscall.ELOOP) }

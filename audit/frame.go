@@ -1,12 +1,16 @@
 package audit
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"os"
+
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // Record files (entries, personal, checkpoints) are sequences of frames:
@@ -113,7 +117,8 @@ type frameFile struct {
 }
 
 // openFrameFile opens (creating if asked) a frame file of the log
-// directory without following symbolic links, and reads it whole. The
+// directory without following symbolic links, and reads its valid frames
+// (see [readFramePrefix]); ff.size is the file's size on disk. The
 // caller decides what may be cut off (see [frameFile.truncate]): only what
 // no signed checkpoint covers.
 func openFrameFile(path, name string, create bool) (ff *frameFile, data []byte, existed bool, err error) {
@@ -129,11 +134,32 @@ func openFrameFile(path, name string, create bool) (ff *frameFile, data []byte, 
 	if err != nil {
 		return nil, nil, false, err
 	}
-	if data, err = io.ReadAll(f); err != nil {
+	st, err := f.Stat()
+	if err == nil {
+		data, err = readFramePrefix(f, name)
+	}
+	if err != nil {
 		f.Close()
 		return nil, nil, false, err
 	}
-	return &frameFile{f: f, name: name, size: int64(len(data))}, data, existed, nil
+	return &frameFile{f: f, name: name, size: st.Size()}, data, existed, nil
+}
+
+// readFramePrefix reads a frame file for [readFrames]: its valid frames
+// and, after a bad or torn frame, at most maxTornTail+1 bytes more (which
+// readFrames judges as it would the whole rest). Memory is the valid
+// frames plus that bound, whatever the file's size: a sparse file of
+// gigabytes, or one grown by garbage, costs no more than its real log.
+func readFramePrefix(r io.Reader, name string) ([]byte, error) {
+	var data []byte
+	sc := newFrameScanner(r, name)
+	for sc.next() {
+		data = appendFrame(data, sc.payload)
+	}
+	if sc.err != nil {
+		return nil, sc.err
+	}
+	return append(data, sc.rest...), nil
 }
 
 // write appends frames; sync makes them durable.
@@ -177,4 +203,110 @@ func readFrameAt(f *os.File, off int64) ([]byte, error) {
 		return nil, err
 	}
 	return buf, nil
+}
+
+// frameScanner reads the frames of a record file one at a time, holding
+// one frame (at most maxFrame+8 bytes) plus, when a frame is bad, the
+// rest of the file up to maxTornTail bytes to tell a torn tail from
+// corruption: memory does not grow with the file. It reports what
+// [readFrames] reports for the same bytes.
+type frameScanner struct {
+	br      *bufio.Reader
+	name    string // the file, for errors
+	payload []byte // the current frame's payload, valid until next
+	count   int    // frames returned so far
+	torn    bool   // the file ends in a torn tail
+	badAt   int    // index of the first bad frame, or -1
+	why     string // what is wrong with it
+	rest    []byte // after a bad or torn frame: the bytes from it on (at most maxTornTail+1)
+	err     error  // an I/O error, naming the file
+}
+
+func newFrameScanner(r io.Reader, name string) *frameScanner {
+	return &frameScanner{br: bufio.NewReaderSize(r, maxFrame+8), name: name, badAt: -1}
+}
+
+// next advances to the next frame; false at the end, at a bad or torn
+// frame (see torn, badAt) or on a read error (err).
+func (s *frameScanner) next() bool {
+	if s.err != nil || s.torn || s.badAt >= 0 {
+		return false
+	}
+	hdr, err := s.br.Peek(8)
+	switch {
+	case len(hdr) == 0 && err == io.EOF:
+		return false
+	case len(hdr) < 8 && err == io.EOF:
+		s.torn, s.rest = true, bytes.Clone(hdr)
+		return false
+	case err != nil:
+		s.err = fmt.Errorf("audit: reading %s: %w", s.name, err)
+		return false
+	}
+	n := int(binary.BigEndian.Uint32(hdr))
+	if n > maxFrame {
+		s.bad(fmt.Sprintf("bad frame: length %d, bound %d bytes", n, maxFrame))
+		return false
+	}
+	fr, err := s.br.Peek(8 + n)
+	switch {
+	case len(fr) < 8+n && err == io.EOF:
+		s.torn, s.rest = true, bytes.Clone(fr)
+		return false
+	case err != nil:
+		s.err = fmt.Errorf("audit: reading %s: %w", s.name, err)
+		return false
+	}
+	if crc32.Update(crc32.Update(0, crcTable, fr[:4]), crcTable, fr[4:4+n]) != binary.BigEndian.Uint32(fr[4+n:]) {
+		s.bad("bad frame: checksum mismatch")
+		return false
+	}
+	s.payload = append([]byte(nil), fr[4:4+n]...)
+	s.br.Discard(8 + n)
+	s.count++
+	return true
+}
+
+// bad records a bad frame at the current position and reads what
+// follows, at most maxTornTail bytes, to tell whether it is a torn tail.
+func (s *frameScanner) bad(why string) {
+	s.badAt, s.why = s.count, why
+	rest, err := io.ReadAll(io.LimitReader(s.br, maxTornTail+1))
+	if err != nil {
+		s.err = fmt.Errorf("audit: reading %s: %w", s.name, err)
+		return
+	}
+	s.torn, s.rest = isTail(rest, 0), rest
+}
+
+// treeFrontier is a Merkle tree (RFC 6962, as [tlog.TreeHash] computes
+// it) kept as the hashes of its complete subtrees, largest first: adding
+// a record and computing the root cost O(log n) memory and time, so a
+// log is verified without holding its hashes.
+type treeFrontier struct {
+	n      int64
+	hashes []tlog.Hash // one per bit set in n, from the highest
+}
+
+func (t *treeFrontier) add(record []byte) {
+	h := tlog.RecordHash(record)
+	for k := t.n; k&1 == 1; k >>= 1 {
+		h = tlog.NodeHash(t.hashes[len(t.hashes)-1], h)
+		t.hashes = t.hashes[:len(t.hashes)-1]
+	}
+	t.hashes = append(t.hashes, h)
+	t.n++
+}
+
+// root is the tree hash of the records added so far.
+func (t *treeFrontier) root() tlog.Hash {
+	if t.n == 0 {
+		h, _ := tlog.TreeHash(0, nil)
+		return h
+	}
+	h := t.hashes[len(t.hashes)-1]
+	for i := len(t.hashes) - 2; i >= 0; i-- {
+		h = tlog.NodeHash(t.hashes[i], h)
+	}
+	return h
 }

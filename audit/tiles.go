@@ -58,26 +58,26 @@ func ExportTiles(logDir, outDir string, checkpoint []byte, logKey string) error 
 	if err != nil {
 		return fmt.Errorf("%w: checkpoint: %v", ErrBadProof, err)
 	}
-	data, err := os.ReadFile(filepath.Join(logDir, entriesFile))
-	if err != nil {
-		return err
-	}
-	payloads, _, _, badAt := readFrames(data)
-	if badAt >= 0 && int64(badAt) < size {
-		return &CorruptError{File: entriesFile, Index: int64(badAt), Problem: "bad frame (length or checksum)"}
-	}
-	if int64(len(payloads)) < size {
-		return &CorruptError{File: entriesFile, Index: int64(len(payloads)), Problem: fmt.Sprintf("log truncated: %d entries, the checkpoint covers %d", len(payloads), size)}
-	}
-	payloads = payloads[:size]
+	// First pass: hash the entries the checkpoint covers, streamed (one
+	// frame in memory; the stored hashes, 64 bytes an entry, are the
+	// tiles' content). What follows them is not read.
 	var hashes []tlog.Hash
 	hr := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) { return pick(hashes, nil, idx) })
-	for i, p := range payloads {
-		hs, err := tlog.StoredHashes(int64(i), p, hr)
+	n := int64(0)
+	err = scanEntries(logDir, size, func(i int64, p []byte) error {
+		hs, err := tlog.StoredHashes(i, p, hr)
 		if err != nil {
 			return err
 		}
 		hashes = append(hashes, hs...)
+		n++
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if n < size {
+		return &CorruptError{File: entriesFile, Index: n, Problem: fmt.Sprintf("log truncated: %d entries, the checkpoint covers %d", n, size)}
 	}
 	if got, err := tlog.TreeHash(size, hr); err != nil {
 		return err
@@ -99,19 +99,29 @@ func ExportTiles(logDir, outDir string, checkpoint []byte, logKey string) error 
 		if err := putTile(outDir, tilePath(t), td); err != nil {
 			return err
 		}
-		if t.L != 0 {
-			continue
+	}
+	// Second pass: the entry bundles, one data tile at a time; each
+	// entry is checked against its hash from the first pass (the file
+	// may have changed in between).
+	var bundle []byte
+	err = scanEntries(logDir, size, func(i int64, p []byte) error {
+		if tlog.RecordHash(p) != hashes[tlog.StoredHashIndex(0, i)] {
+			return &CorruptError{File: entriesFile, Index: i, Problem: "changed while being exported"}
 		}
-		var bundle []byte
-		for _, p := range payloads[t.N<<tileHeight : t.N<<tileHeight+int64(t.W)] {
-			bundle = binary.BigEndian.AppendUint16(bundle, uint16(len(p))) // entries are at most maxFrame bytes
-			bundle = append(bundle, p...)
+		bundle = binary.BigEndian.AppendUint16(bundle, uint16(len(p))) // entries are at most maxFrame bytes
+		bundle = append(bundle, p...)
+		if i+1 != size && (i+1)%(1<<tileHeight) != 0 {
+			return nil
 		}
-		dt := t
-		dt.L = -1
+		dt := tlog.Tile{H: tileHeight, L: -1, N: i >> tileHeight, W: int(i%(1<<tileHeight)) + 1}
 		if err := putTile(outDir, tilePath(dt), bundle); err != nil {
 			return err
 		}
+		bundle = bundle[:0]
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return witWriteFile(outDir, "checkpoint", checkpoint, 0o644)
 }
@@ -143,4 +153,28 @@ func putTile(outDir, rel string, data []byte) error {
 		return err
 	}
 	return witWriteFile(outDir, filepath.FromSlash(rel), data, 0o644)
+}
+
+// scanEntries calls fn with the first at most max entries of a log
+// directory's entries file, streamed (see [scanLogFile]); a bad frame
+// among them is a *CorruptError. It stops reading after max entries.
+func scanEntries(dir string, max int64, fn func(i int64, payload []byte) error) error {
+	f, err := openLogFile(dir, entriesFile)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sc := newFrameScanner(f, entriesFile)
+	for int64(sc.count) < max && sc.next() {
+		if err := fn(int64(sc.count-1), sc.payload); err != nil {
+			return err
+		}
+	}
+	if sc.err != nil {
+		return sc.err
+	}
+	if sc.badAt >= 0 && int64(sc.badAt) < max {
+		return &CorruptError{File: entriesFile, Index: int64(sc.badAt), Problem: sc.why}
+	}
+	return nil
 }

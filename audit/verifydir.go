@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"iter"
 	"os"
 	"path/filepath"
 	"sort"
@@ -11,6 +14,8 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/oneface/oneface/internal/safefile"
 )
 
 // Report is the outcome of [VerifyDir] and [VerifyLog].
@@ -90,23 +95,28 @@ func VerifyLog(dir, logKey string, opt VerifyOptions) (*Report, error) {
 		}
 		ev = append(ev, more...)
 	}
-	if data, err := os.ReadFile(filepath.Join(dir, checkpointsFile)); err == nil {
-		cps, _, _, _ := readFrames(data)
-		for i, c := range cps {
-			ev = append(ev, evidence{from: fmt.Sprintf("%s: checkpoint %d", checkpointsFile, i), text: c, lazy: true})
-		}
+	err = scanLogFile(dir, checkpointsFile, func(i int, c []byte) error {
+		ev = append(ev, evidence{from: fmt.Sprintf("%s: checkpoint %d", checkpointsFile, i), text: c, lazy: true})
+		return nil
+	})
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
 	}
-	if _, err := os.Stat(filepath.Join(dir, witnessedDir)); err == nil {
+	if st, err := os.Lstat(filepath.Join(dir, witnessedDir)); err == nil {
+		if !st.IsDir() {
+			return nil, fmt.Errorf("%w: %s is not a directory (%v)", ErrNotRegular, filepath.Join(dir, witnessedDir), st.Mode().Type())
+		}
 		more, err := readEvidenceDir(filepath.Join(dir, witnessedDir))
 		if err != nil {
 			return nil, err
 		}
 		ev = append(ev, more...)
 	}
-	data, err := os.ReadFile(filepath.Join(dir, entriesFile))
+	f, err := openLogFile(dir, entriesFile)
 	if err != nil {
 		return nil, err
 	}
+	defer f.Close()
 	var counted []checked
 	ignored := 0
 	for _, e := range ev {
@@ -138,7 +148,7 @@ func VerifyLog(dir, logKey string, opt VerifyOptions) (*Report, error) {
 	if len(counted) == 0 {
 		return nil, fmt.Errorf("%w: no checkpoint counts (%d given, %d with fewer than %d cosignatures)", ErrBadProof, len(ev), ignored, opt.MinCosignatures)
 	}
-	rep, err := verifyEntriesAgainst(data, v, counted)
+	rep, err := verifyEntriesAgainst(f, v, counted)
 	if err != nil {
 		return nil, err
 	}
@@ -163,30 +173,45 @@ type checked struct {
 	cosigs int
 }
 
+// readEvidenceDir reads every file of dir as a checkpoint or receipt.
+// Subdirectories and interrupted writes (".tmp-") are skipped; anything
+// else that is not a regular file (a symbolic link, FIFO, device) is
+// refused by name rather than skipped, so no evidence is silently lost.
 func readEvidenceDir(dir string) ([]evidence, error) {
-	ents, err := os.ReadDir(dir)
+	// Stat before opening: opening a FIFO named as the directory would
+	// block.
+	if st, err := os.Stat(dir); err != nil {
+		return nil, err
+	} else if !st.IsDir() {
+		return nil, fmt.Errorf("audit: evidence %s is not a directory (%v)", dir, st.Mode().Type())
+	}
+	d, err := os.Open(dir)
 	if err != nil {
 		return nil, err
 	}
+	defer d.Close()
+	ents, err := d.ReadDir(maxEvidenceFiles + 1)
+	if err != nil && err != io.EOF {
+		return nil, err
+	}
 	if len(ents) > maxEvidenceFiles {
-		return nil, fmt.Errorf("audit: %s: %d files, limit %d", dir, len(ents), maxEvidenceFiles)
+		return nil, fmt.Errorf("audit: %s: more than %d files", dir, maxEvidenceFiles)
 	}
 	var out []evidence
 	for _, e := range ents {
-		if !e.Type().IsRegular() || strings.Contains(e.Name(), ".tmp-") {
+		if e.IsDir() || strings.Contains(e.Name(), ".tmp-") {
 			continue
 		}
 		p := filepath.Join(dir, e.Name())
-		st, err := os.Stat(p)
+		b, err := safefile.ReadFile(p, MaxReceiptSize)
 		if err != nil {
-			return nil, err
-		}
-		if st.Size() > MaxReceiptSize {
-			return nil, malformed("%s: %d bytes, limit %d", p, st.Size(), MaxReceiptSize)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return nil, err
+			switch {
+			case errors.Is(err, safefile.ErrTooLarge):
+				return nil, malformed("evidence %s", strings.TrimPrefix(err.Error(), safefile.ErrTooLarge.Error()+": "))
+			case errors.Is(err, safefile.ErrNotRegular):
+				return nil, notRegular(err)
+			}
+			return nil, fmt.Errorf("audit: evidence: %w", err)
 		}
 		out = append(out, evidence{from: p, text: b})
 	}
@@ -245,10 +270,14 @@ func verifyEntries(data, checkpoint []byte, logKey string) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	return verifyEntriesAgainst(data, v, []checked{c})
+	return verifyEntriesAgainst(bytes.NewReader(data), v, []checked{c})
 }
 
-func verifyEntriesAgainst(data []byte, v note.Verifier, cps []checked) (*Report, error) {
+// verifyEntriesAgainst streams an entries file frame by frame, keeping
+// one frame and the O(log n) frontier of the tree: memory does not grow
+// with the file. Problems are reported in the order VerifyLog documents
+// whatever their position in the file.
+func verifyEntriesAgainst(entries io.Reader, v note.Verifier, cps []checked) (*Report, error) {
 	// By size; at equal size the auditor's own checkpoints last, so that
 	// errors name them.
 	sort.SliceStable(cps, func(i, j int) bool {
@@ -272,15 +301,43 @@ func verifyEntriesAgainst(data []byte, v note.Verifier, cps []checked) (*Report,
 		}
 	}
 	largest := cps[len(cps)-1]
-	payloads, _, torn, badAt := readFrames(data)
-	if badAt >= 0 && !torn {
-		return nil, &CorruptError{File: entriesFile, Index: int64(badAt), Problem: "bad frame (length or checksum)"}
+	var (
+		tree     treeFrontier
+		entryErr error    // the first entry that does not parse or chain
+		mismatch *checked // the smallest checkpoint whose root differs
+		next     int      // cps[next:] are not yet reached
+	)
+	reach := func() {
+		for ; next < len(cps) && cps[next].size == tree.n; next++ {
+			if mismatch == nil && cps[next].root != tree.root() {
+				mismatch = &cps[next]
+			}
+		}
 	}
-	if badAt >= 0 && int64(badAt) < largest.size {
+	reach()
+	sc := newFrameScanner(entries, entriesFile)
+	for sc.next() {
+		i, p := tree.n, sc.payload
+		if entryErr == nil {
+			entryErr = checkEntry(p, i, v.Name(), tree.root())
+		}
+		tree.add(p)
+		reach()
+	}
+	if sc.err != nil {
+		return nil, sc.err
+	}
+	if sc.badAt >= 0 && !sc.torn {
+		return nil, &CorruptError{File: entriesFile, Index: int64(sc.badAt), Problem: sc.why}
+	}
+	if sc.badAt >= 0 && int64(sc.badAt) < largest.size {
 		if err := confirm(largest); err != nil {
 			return nil, err
 		}
-		return nil, &CorruptError{File: entriesFile, Index: int64(badAt), Problem: "entry damaged or cut short"}
+		return nil, &CorruptError{File: entriesFile, Index: int64(sc.badAt), Problem: "entry damaged or cut short (" + sc.why + ")"}
+	}
+	if entryErr != nil {
+		return nil, entryErr
 	}
 	report := largest
 	for _, c := range cps {
@@ -288,82 +345,150 @@ func verifyEntriesAgainst(data []byte, v note.Verifier, cps []checked) (*Report,
 			report = c
 		}
 	}
-	rep := &Report{Entries: int64(len(payloads)), CheckpointSize: report.size, Root: report.root, TornTail: torn, Checkpoints: len(cps)}
-	var hashes []tlog.Hash
-	hr := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) { return pick(hashes, nil, idx) })
-	for i, p := range payloads {
-		r, err := ParseRecord(p)
-		if err != nil {
-			return nil, &CorruptError{File: entriesFile, Index: int64(i), Problem: err.Error()}
-		}
-		if r.Device != v.Name() {
-			return nil, &CorruptError{File: entriesFile, Index: int64(i), Problem: fmt.Sprintf("entry of device %q in the log of %q", r.Device, v.Name())}
-		}
-		if err := checkChain(r, int64(i), hr); err != nil {
-			return nil, err
-		}
-		hs, err := tlog.StoredHashes(int64(i), p, hr)
-		if err != nil {
-			return nil, err
-		}
-		hashes = append(hashes, hs...)
-	}
+	rep := &Report{Entries: tree.n, CheckpointSize: report.size, Root: report.root, TornTail: sc.torn, Checkpoints: len(cps)}
 	if rep.Entries < largest.size {
 		if err := confirm(largest); err != nil {
 			return nil, err
 		}
 		return nil, &CorruptError{File: entriesFile, Index: rep.Entries, Problem: fmt.Sprintf("log truncated: %d entries, %s covers %d", rep.Entries, largest.from, largest.size), kind: ErrRollback}
 	}
-	for _, c := range cps {
-		root, err := tlog.TreeHash(c.size, hr)
-		if err != nil {
+	if c := mismatch; c != nil {
+		if err := confirm(*c); err != nil {
 			return nil, err
 		}
-		if root != c.root {
-			if err := confirm(c); err != nil {
-				return nil, err
-			}
-			return nil, &CorruptError{File: entriesFile, Index: c.size - 1, Problem: fmt.Sprintf("root hash differs from %s: this entry was altered, or the checkpoint belongs to another history", c.from), kind: ErrFork}
-		}
+		return nil, &CorruptError{File: entriesFile, Index: c.size - 1, Problem: fmt.Sprintf("root hash differs from %s: this entry was altered, or the checkpoint belongs to another history", c.from), kind: ErrFork}
 	}
 	return rep, nil
 }
 
-// ReadEntries parses every entry of a log directory without opening it for
-// writing (for auditors and the CLI). It checks framing and format only:
-// use [VerifyLog] to check the tree.
-func ReadEntries(dir string) ([]*Record, error) {
-	data, err := os.ReadFile(filepath.Join(dir, entriesFile))
+// checkEntry checks entry i of the log of device: its format, index and
+// the root of the tree before it (prev).
+func checkEntry(p []byte, i int64, device string, prev tlog.Hash) error {
+	r, err := ParseRecord(p)
 	if err != nil {
-		return nil, err
+		return &CorruptError{File: entriesFile, Index: i, Problem: err.Error()}
 	}
-	payloads, _, torn, badAt := readFrames(data)
-	if badAt >= 0 && !torn {
-		return nil, &CorruptError{File: entriesFile, Index: int64(badAt), Problem: "bad frame (length or checksum)"}
+	if r.Device != device {
+		return &CorruptError{File: entriesFile, Index: i, Problem: fmt.Sprintf("entry of device %q in the log of %q", r.Device, device)}
 	}
-	out := make([]*Record, 0, len(payloads))
-	for i, p := range payloads {
-		r, err := ParseRecord(p)
+	if r.Index != i {
+		return &CorruptError{File: entriesFile, Index: i, Problem: fmt.Sprintf("entry says index %d: entries missing, inserted or reordered", r.Index)}
+	}
+	if r.Prev != prev {
+		return &CorruptError{File: entriesFile, Index: i - 1, Problem: "entry altered: the next entry's prev root does not match"}
+	}
+	return nil
+}
+
+// openLogFile opens a file of a copied log directory for reading: a
+// regular file only, never through a symbolic link, never blocking (a
+// FIFO or a link to a device is refused by name, see safefile).
+func openLogFile(dir, name string) (*os.File, error) {
+	f, err := safefile.Open(filepath.Join(dir, name))
+	if err != nil {
+		return nil, notRegular(err)
+	}
+	return f, nil
+}
+
+// ErrNotRegular: a file handed to the auditor's readers (a log file, an
+// evidence file) is a FIFO, a device, a socket or a symbolic link, or the
+// witnessed/ folder is not a directory. It is refused without reading or
+// waiting; the error names the file and what it is.
+var ErrNotRegular = errors.New("audit: not a regular file")
+
+// notRegular restates safefile's refusal as [ErrNotRegular] (other
+// errors, e.g. a missing file, pass unchanged).
+func notRegular(err error) error {
+	if errors.Is(err, safefile.ErrNotRegular) {
+		return fmt.Errorf("%w: %s", ErrNotRegular, strings.TrimPrefix(err.Error(), safefile.ErrNotRegular.Error()+": "))
+	}
+	return err
+}
+
+// scanLogFile calls fn with each frame of a copied log directory's file,
+// streamed (one frame in memory). It stops at the first bad frame, as a
+// reader of a torn file must; it does not say whether it found one.
+func scanLogFile(dir, name string, fn func(i int, payload []byte) error) error {
+	f, err := openLogFile(dir, name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sc := newFrameScanner(f, name)
+	for sc.next() {
+		if err := fn(sc.count-1, sc.payload); err != nil {
+			return err
+		}
+	}
+	return sc.err
+}
+
+// Entries reads the entries of a log directory one at a time, without
+// opening it for writing (for auditors and the CLI), holding one entry
+// in memory whatever the file's size. It checks framing and format only:
+// use [VerifyLog] to check the tree. The entries file must be a regular
+// file (not a symbolic link, FIFO or device). A problem is yielded once,
+// with a nil record, and ends the sequence: an open error, a
+// *[CorruptError] for a bad frame that is not a torn tail or an entry
+// that does not parse.
+func Entries(dir string) iter.Seq2[*Record, error] {
+	return func(yield func(*Record, error) bool) {
+		f, err := openLogFile(dir, entriesFile)
 		if err != nil {
-			return nil, &CorruptError{File: entriesFile, Index: int64(i), Problem: err.Error()}
+			yield(nil, err)
+			return
+		}
+		defer f.Close()
+		sc := newFrameScanner(f, entriesFile)
+		for sc.next() {
+			r, err := ParseRecord(sc.payload)
+			if err != nil {
+				yield(nil, &CorruptError{File: entriesFile, Index: int64(sc.count - 1), Problem: err.Error()})
+				return
+			}
+			if !yield(r, nil) {
+				return
+			}
+		}
+		switch {
+		case sc.err != nil:
+			yield(nil, sc.err)
+		case sc.badAt >= 0 && !sc.torn:
+			yield(nil, &CorruptError{File: entriesFile, Index: int64(sc.badAt), Problem: sc.why})
+		}
+	}
+}
+
+// ReadEntries returns every entry of a log directory ([Entries]
+// collected: memory grows with the log; prefer Entries for large logs).
+func ReadEntries(dir string) ([]*Record, error) {
+	var out []*Record
+	for r, err := range Entries(dir) {
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, r)
 	}
 	return out, nil
 }
 
-// LatestCheckpoint returns the last checkpoint stored in a log directory.
+// LatestCheckpoint returns the last checkpoint stored in a log directory,
+// streaming its checkpoints file (a regular file only; see [Entries]).
 // It is not verified here: check it with the log's public key (VerifyLog
 // does), and prefer a checkpoint obtained earlier (or a witnessed one,
 // [LatestWitnessed]) over one read from the same disk as the entries.
 func LatestCheckpoint(dir string) ([]byte, error) {
-	data, err := os.ReadFile(filepath.Join(dir, checkpointsFile))
+	var last []byte
+	err := scanLogFile(dir, checkpointsFile, func(_ int, c []byte) error {
+		last = c
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	cps, _, _, _ := readFrames(data)
-	if len(cps) == 0 {
+	if last == nil {
 		return nil, fmt.Errorf("%w: no checkpoint in %s", ErrNotFound, dir)
 	}
-	return cps[len(cps)-1], nil
+	return last, nil
 }

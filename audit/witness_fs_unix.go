@@ -8,8 +8,9 @@ import (
 	"syscall"
 )
 
-// witNoFollow makes an open fail on a symbolic link.
-const witNoFollow = syscall.O_NOFOLLOW
+// witNoFollow makes an open fail on a symbolic link, and not block on a
+// FIFO (refused once open: not a regular file).
+const witNoFollow = syscall.O_NOFOLLOW | syscall.O_NONBLOCK
 
 // witCheckDir refuses a directory that is a symbolic link, is writable
 // by group or others, or belongs to another user: someone else could then

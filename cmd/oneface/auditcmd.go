@@ -18,6 +18,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/oneface/oneface/audit"
+	"github.com/oneface/oneface/internal/safefile"
 )
 
 var auditCommands = map[string]command{
@@ -52,6 +53,36 @@ func auditFlags(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// auditInputs reads the files the audit commands are given: keys,
+// checkpoints, receipts, identities. "-" is standard input, accepted
+// once per command (a second "-" is a usage error: both cannot be read
+// from it). Any other path must name a regular file — not a FIFO, a
+// device or a symbolic link, refused at once by name (internal/safefile)
+// — of at most max bytes; the error names the flag, the file and the
+// bound.
+type auditInputs struct {
+	stdinFor string // the flag that took standard input, if any
+}
+
+func (in *auditInputs) read(what, path string, max int64) ([]byte, error) {
+	if path == "-" {
+		if in.stdinFor != "" {
+			return nil, usageError{fmt.Sprintf("%s and %s both ask for standard input (-): give one of them a file", in.stdinFor, what)}
+		}
+		in.stdinFor = what
+		b, err := safefile.ReadAll(os.Stdin, "standard input", max)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		return b, nil
+	}
+	b, err := safefile.ReadFile(path, max)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return b, nil
+}
+
 // openLog opens a log on the device, with its secret key file. The
 // controller's recipient is the one recorded by `audit init`.
 func openLog(dir, keyFile string) (*audit.Log, error) {
@@ -59,10 +90,14 @@ func openLog(dir, keyFile string) (*audit.Log, error) {
 }
 
 func openLogWith(dir, keyFile string, opt audit.Options) (*audit.Log, error) {
+	return openLogIn(new(auditInputs), dir, keyFile, opt)
+}
+
+func openLogIn(in *auditInputs, dir, keyFile string, opt audit.Options) (*audit.Log, error) {
 	if keyFile == "" {
 		return nil, usageError{"this subcommand opens the log on the device: it needs -log-key FILE"}
 	}
-	k, err := readSmall(keyFile)
+	k, err := in.read("-log-key", keyFile, maxKeyFile)
 	if err != nil {
 		return nil, err
 	}
@@ -74,11 +109,11 @@ func openLogWith(dir, keyFile string, opt audit.Options) (*audit.Log, error) {
 }
 
 // readIdentity reads the controller's age identity file.
-func readIdentity(path string) (age.Identity, error) {
+func readIdentity(in *auditInputs, path string) (age.Identity, error) {
 	if path == "" {
 		return nil, usageError{"this subcommand reads personal records: it needs -controller-identity FILE (the controller's age identity)"}
 	}
-	b, err := readSmall(path)
+	b, err := in.read("-controller-identity", path, maxKeyFile)
 	if err != nil {
 		return nil, err
 	}
@@ -127,9 +162,10 @@ func runAuditInit(args []string, stdout, stderr io.Writer) error {
 	if *controller == "" || fs.NArg() != 1 {
 		return usageError{"audit init needs -log-key, -controller and a log directory"}
 	}
+	in := new(auditInputs)
 	rs := *controller
 	if !strings.HasPrefix(rs, "age1") {
-		b, err := readSmall(rs)
+		b, err := in.read("-controller", rs, maxKeyFile)
 		if err != nil {
 			return err
 		}
@@ -139,7 +175,7 @@ func runAuditInit(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{"-controller: " + err.Error()}
 	}
-	l, err := openLogWith(fs.Arg(0), *keyFile, audit.Options{Controller: r})
+	l, err := openLogIn(in, fs.Arg(0), *keyFile, audit.Options{Controller: r})
 	if err != nil {
 		return err
 	}
@@ -154,11 +190,13 @@ type multiFlag []string
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
 
-func readKeyArg(s string) (string, error) {
+// readKeyArg reads a public key given as text (it holds a "+"), as a
+// file, or as "-" (standard input).
+func readKeyArg(in *auditInputs, what, s string) (string, error) {
 	if strings.Contains(s, "+") {
 		return s, nil
 	}
-	b, err := readSmall(s)
+	b, err := in.read(what, s, maxKeyFile)
 	return strings.TrimSpace(string(b)), err
 }
 
@@ -181,8 +219,8 @@ func corruptHint(err error) error {
 
 func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 	fs := auditFlags("verify", stderr)
-	key := fs.String("key", "", "the log's public key (text, or a file holding it)")
-	cpFile := fs.String("checkpoint", "", "a checkpoint (or receipt) you trust (default: the latest stored in the log, which proves less)")
+	key := fs.String("key", "", "the log's public key (text, or a file holding it; - for standard input)")
+	cpFile := fs.String("checkpoint", "", "a checkpoint (or receipt) file you trust, - for standard input (default: the latest stored in the log, which proves less)")
 	evidence := fs.String("evidence", "", "a directory of checkpoints and receipts (witnessed, collected) the log must agree with")
 	var witnessKeys multiFlag
 	fs.Var(&witnessKeys, "witness-key", "a witness's verifier key (text, or a file holding it); repeatable")
@@ -194,13 +232,14 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 		return usageError{"audit verify needs -key and a log directory"}
 	}
 	dir := fs.Arg(0)
-	vkey, err := readKeyArg(*key)
+	in := new(auditInputs)
+	vkey, err := readKeyArg(in, "-key", *key)
 	if err != nil {
 		return err
 	}
 	opt := audit.VerifyOptions{EvidenceDir: *evidence, MinCosignatures: *minCosigs}
 	for _, wk := range witnessKeys {
-		k, err := readKeyArg(wk)
+		k, err := readKeyArg(in, "-witness-key", wk)
 		if err != nil {
 			return err
 		}
@@ -215,7 +254,7 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 		opt.WitnessKeys = append(opt.WitnessKeys, v)
 	}
 	if *cpFile != "" {
-		cp, err := readSmall(*cpFile)
+		cp, err := in.read("-checkpoint", *cpFile, audit.MaxReceiptSize)
 		if err != nil {
 			return err
 		}
@@ -244,14 +283,16 @@ func runAuditShow(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() != 1 {
 		return usageError{"audit show needs a log directory"}
 	}
-	recs, err := audit.ReadEntries(fs.Arg(0))
-	if err != nil {
-		return corruptHint(err)
-	}
 	shown := int64(0)
-	for _, r := range recs {
-		if r.Index < *from || (*n > 0 && shown >= *n) {
+	for r, err := range audit.Entries(fs.Arg(0)) {
+		if err != nil {
+			return corruptHint(err)
+		}
+		if r.Index < *from {
 			continue
+		}
+		if *n > 0 && shown >= *n {
+			break
 		}
 		personal := "-"
 		if r.Commitment != nil {
@@ -355,12 +396,13 @@ func runAuditReceipt(args []string, stdout, stderr io.Writer) error {
 		return usageError{"entry index must be a number"}
 	}
 	var id age.Identity
+	in := new(auditInputs)
 	if *idFile != "" {
-		if id, err = readIdentity(*idFile); err != nil {
+		if id, err = readIdentity(in, *idFile); err != nil {
 			return err
 		}
 	}
-	l, err := openLog(fs.Arg(0), *keyFile)
+	l, err := openLogIn(in, fs.Arg(0), *keyFile, audit.Options{})
 	if err != nil {
 		return err
 	}
@@ -375,18 +417,19 @@ func runAuditReceipt(args []string, stdout, stderr io.Writer) error {
 
 func runAuditCheckReceipt(args []string, stdout, stderr io.Writer) error {
 	fs := auditFlags("check-receipt", stderr)
-	key := fs.String("key", "", "the log's public key (text, or a file holding it)")
+	key := fs.String("key", "", "the log's public key (text, or a file holding it; - for standard input)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *key == "" || fs.NArg() != 1 {
-		return usageError{"audit check-receipt needs -key and a receipt file"}
+		return usageError{"audit check-receipt needs -key and a receipt file (- for standard input)"}
 	}
-	vkey, err := readKeyArg(*key)
+	in := new(auditInputs)
+	vkey, err := readKeyArg(in, "-key", *key)
 	if err != nil {
 		return err
 	}
-	rc, err := readSmall(fs.Arg(0))
+	rc, err := in.read("receipt", fs.Arg(0), audit.MaxReceiptSize)
 	if err != nil {
 		return err
 	}
@@ -424,11 +467,12 @@ func subjectCommand(name string, args []string, stderr io.Writer, extra func(*fl
 	if err != nil {
 		return err
 	}
-	id, err := readIdentity(*idFile)
+	in := new(auditInputs)
+	id, err := readIdentity(in, *idFile)
 	if err != nil {
 		return err
 	}
-	l, err := openLog(fs.Arg(0), *keyFile)
+	l, err := openLogIn(in, fs.Arg(0), *keyFile, audit.Options{})
 	if err != nil {
 		return err
 	}
