@@ -32,9 +32,13 @@
 //	3  verify: NO MATCH (a comparison was made; the person is not the holder)
 //	4  verify: REFUSED (no comparison was made: consent, lockout, card, capture quality)
 //
-// Only 0 may open a door. verify, open, enroll and audit show take -json
-// to print one JSON object (fields in README.md's "CLI" section) on
-// standard output instead of text; errors stay on standard error.
+// Only 0 may open a door. For the audit commands that check something
+// (audit verify, audit check-receipt), a check that fails is 1.
+//
+// verify, open and enroll take -json to print one JSON object (fields in
+// README.md's "CLI" section) on standard output instead of text; audit
+// show -json prints one object per entry and line (JSON Lines). Errors
+// stay on standard error, as text.
 //
 // # Files
 //
@@ -147,7 +151,7 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `
 exit status (every command):
   0  ok; verify: MATCH
-  1  error: nothing was decided or done
+  1  error: nothing was decided or done (audit verify, check-receipt: the check failed)
   2  usage error
   3  verify: NO MATCH (compared; not the holder)
   4  verify: REFUSED (no comparison made; the reasons say why)
@@ -155,6 +159,7 @@ only 0 may open a door.
 
 "-" reads standard input wherever a file is read; secrets, PINs and subject
 IDs are read from files, never from the command line. Outputs are never
-overwritten without -force. -json (verify, open, enroll) prints one JSON object.
+overwritten without -force. -json (verify, open, enroll) prints one JSON object;
+audit show -json one per entry and line.
 `)
 }
