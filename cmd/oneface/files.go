@@ -8,8 +8,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
+	"github.com/oneface/oneface/internal/imageio"
 	"github.com/oneface/oneface/internal/safefile"
+	"github.com/oneface/oneface/verify"
 )
 
 // stdinName is the file name that means standard input.
@@ -147,4 +150,24 @@ func checkTarget(path string, force bool) error {
 func existsError(path string) error {
 	return hintError{fmt.Errorf("%s: %w", path, errExists),
 		[]string{"nothing is overwritten unless you say so: choose another file name, or pass -force to replace it"}}
+}
+
+// readFrame reads a live frame ("-": standard input) for verify, one
+// byte over the decoder's bound, so that an oversized frame is refused
+// (and audited) by the verifier, not here. Its capture time is the
+// file's modification time, or now for standard input.
+func readFrame(path string) (verify.Frame, error) {
+	b, err := readInput(path, imageio.DefaultMaxBytes+1)
+	if err != nil {
+		return verify.Frame{}, err
+	}
+	at := time.Now()
+	if path != stdinName {
+		st, err := os.Stat(path)
+		if err != nil {
+			return verify.Frame{}, err
+		}
+		at = st.ModTime()
+	}
+	return verify.Frame{Encoded: b, CapturedAt: at}, nil
 }

@@ -7,14 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/oneface/oneface/audit"
 	"github.com/oneface/oneface/internal/imageio"
-	"github.com/oneface/oneface/internal/safefile"
 	"github.com/oneface/oneface/verify"
 )
 
@@ -42,9 +40,16 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	if *keyFile == "" || *purpose == "" || len(issuers) == 0 || *auditDir == "" || *notice == "" || *secretFile == "" || fs.NArg() < 2 {
 		return usageError{"verify needs -key, -secret, -issuer, -purpose, -audit-log, -log-key, -notice, a reference and at least one frame"}
 	}
-	if err := oneStdin(map[string]string{"-key": *keyFile, "-secret": *secretFile, "-log-key": *logKey, "-notice": *notice,
-		"-pin-file": *pinFile, "reference": fs.Arg(0)}); err != nil {
+	inputs := map[string]string{"-key": *keyFile, "-secret": *secretFile, "-log-key": *logKey,
+		"-pin-file": *pinFile, "reference": fs.Arg(0)}
+	for i, p := range fs.Args()[1:] {
+		inputs[fmt.Sprintf("frame %d", i+1)] = p
+	}
+	if err := oneStdin(inputs); err != nil {
 		return err
+	}
+	if *notice == stdinName {
+		return usageError{"-notice takes a file: its name is the notice version recorded with the consent"}
 	}
 	outs.fmr, outs.showDistance = *fmr, *showDistance
 	if err := outs.check(); err != nil {
@@ -76,17 +81,11 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	}
 	var frames []verify.Frame
 	for _, p := range fs.Args()[1:] {
-		// One byte over the decoder's bound, so an oversized frame is
-		// refused (and audited) by the verifier, not here.
-		b, err := safefile.ReadFile(p, imageio.DefaultMaxBytes+1)
+		f, err := readFrame(p)
 		if err != nil {
 			return err
 		}
-		st, err := os.Stat(p)
-		if err != nil {
-			return err
-		}
-		frames = append(frames, verify.Frame{Encoded: b, CapturedAt: st.ModTime()})
+		frames = append(frames, f)
 	}
 	alog, kiosk, err := openKioskLog(*auditDir, *logKey)
 	if err != nil {
