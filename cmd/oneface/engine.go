@@ -28,12 +28,14 @@ func defaultModelDir() string {
 func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet("oneface "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dir := fs.String("models", defaultModelDir(), "model directory (see `make setup`)")
+	dir := fs.String("models", defaultModelDir(), "model directory: $ONEFACE_MODELDIR, else .models (made by 'make setup')")
 	return fs, dir
 }
 
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return exitStatus(exitOK) // -h: the flags were printed; that is all that was asked
+	} else if err != nil {
 		return usageError{err.Error()}
 	}
 	return nil

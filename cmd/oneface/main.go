@@ -65,7 +65,7 @@ type command struct {
 var commands = map[string]command{
 	"models":   {"check the model files and print the model ID and BLAS", runModels},
 	"compare":  {"analyse images and print their pairwise distances", runCompare},
-	"keygen":   {"make an issuer, verifier or deployment key", runKeygen},
+	"keygen":   {"make an issuer, verifier, deployment or log key", runKeygen},
 	"enroll":   {"enrol a person into a signed, sealed reference", runEnroll},
 	"open":     {"open a reference (text or QR image) and show what it holds", runOpen},
 	"audit":    {"verify, inspect, prove, export and erase in an audit log", runAudit},
