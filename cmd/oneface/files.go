@@ -64,9 +64,10 @@ var errExists = errors.New("output file exists")
 //   - data goes to a new temporary file in the same directory, created
 //     exclusively (O_EXCL|O_NOFOLLOW) with mode, then synced;
 //   - it takes path's place atomically: without force by a hard link,
-//     which fails if path appeared meanwhile; with force by rename, which
-//     replaces the directory entry (an existing file's wider mode is not
-//     kept). The directory is synced last.
+//     which fails if path appeared meanwhile (on a file system without
+//     hard links: a second check, then rename); with force by rename,
+//     which replaces the directory entry (an existing file's wider mode
+//     is not kept). The directory is synced last.
 func writeOutput(path string, data []byte, mode os.FileMode, force bool) (err error) {
 	if path == "" || path == stdinName {
 		return usageError{fmt.Sprintf("output file %q: give a file name", path)}
@@ -113,7 +114,15 @@ func writeOutput(path string, data []byte, mode os.FileMode, force bool) (err er
 		if errors.Is(err, fs.ErrExist) {
 			return existsError(path)
 		}
-		if err == nil {
+		if err != nil {
+			// A file system without hard links (FAT, some network and
+			// FUSE mounts): check again and rename. Only a file created
+			// by someone else in this instant could then be replaced.
+			if err := checkTarget(path, false); err != nil {
+				return err
+			}
+			err = os.Rename(tmp, path)
+		} else {
 			os.Remove(tmp)
 		}
 	}
