@@ -204,3 +204,36 @@ func FuzzDecodeReferenceText(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseKeyText: every key parser takes any bytes without panicking,
+// and what it accepts has one canonical text that parses to itself.
+func FuzzParseKeyText(f *testing.F) {
+	ik, _ := GenerateIssuerKey("issuer.example")
+	vk, _ := GenerateVerifierKey()
+	for _, s := range []string{ik.String(), ik.Public().String(), vk.String(), vk.Recipient().String(), GenerateDeploymentSecret().String()} {
+		for _, t := range transport(s, 13) {
+			f.Add(t)
+		}
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		parsers := []func(string) (string, error){
+			func(s string) (string, error) { k, err := ParseIssuerKey(s); return str(k, err) },
+			func(s string) (string, error) { k, err := ParseIssuerPublicKey(s); return str(k, err) },
+			func(s string) (string, error) { k, err := ParseVerifierKey(s); return str(k, err) },
+			func(s string) (string, error) { k, err := ParseVerifierRecipient(s); return str(k, err) },
+			func(s string) (string, error) { k, err := ParseDeploymentSecret(s); return str(k, err) },
+		}
+		for i, parse := range parsers {
+			canon, err := parse(s)
+			if err != nil {
+				if !errors.Is(err, ErrKeyFormat) {
+					t.Fatalf("parser %d: error %v is not ErrKeyFormat", i, err)
+				}
+				continue
+			}
+			if again, err := parse(canon); err != nil || again != canon {
+				t.Fatalf("parser %d: canonical text %q does not parse to itself: %q, %v", i, canon, again, err)
+			}
+		}
+	})
+}
