@@ -35,8 +35,9 @@ step "4. the issuer enrols two people from two photos each; each reference is se
 enroll() { # subject-id out photo...
 	local sid=$1 out=$2
 	shift 2
-	run $oneface enroll -key "$demo/issuer.key" -secret "$demo/deployment.secret" -to "$(cat "$demo/kiosk.pub")" \
-		-purpose door-main -subject "$sid" -o "$demo/$out.txt" -qr "$demo/$out.png" \
+	# The subject ID goes in on standard input, never on the command line.
+	printf '%s\n' "$sid" | run $oneface enroll -key "$demo/issuer.key" -secret "$demo/deployment.secret" -to "$(cat "$demo/kiosk.pub")" \
+		-purpose door-main -subject-file - -o "$demo/$out.txt" -qr "$demo/$out.png" \
 		-audit-log "$demo/audit" -log-key "$demo/log.key" "$@" | tee "$demo/$out.out"
 }
 enroll employee-42 abel "$lfw/Abel_Pacheco/Abel_Pacheco_0001.jpg" "$lfw/Abel_Pacheco/Abel_Pacheco_0002.jpg"
@@ -61,10 +62,12 @@ printf 'We compare your face with your card, keep no image, and log the use.\n' 
 kiosk() { run $oneface verify -key "$demo/kiosk.key" -secret "$demo/deployment.secret" -issuer "$(cat "$demo/issuer.pub")" -purpose door-main \
 	-audit-log "$demo/kiosk-audit" -log-key "$demo/kiosk-log.key" -notice "$demo/notice-2026-11.txt" -liveness none "$@"; }
 kiosk -consented -receipt "$demo/abel-door.receipt" "$demo/abel.png" "$lfw/Abel_Pacheco/Abel_Pacheco_0004.jpg"
-step "   ... Akhmed presents Abel's card (an impostor)"
-kiosk -consented "$demo/abel.png" "$lfw/Akhmed_Zakayev/Akhmed_Zakayev_0003.jpg"
-step "   ... no consent: refused before any biometric processing"
-kiosk "$demo/abel.png" "$lfw/Abel_Pacheco/Abel_Pacheco_0004.jpg"
+# The exit status is the decision: 0 MATCH, 3 NO MATCH, 4 REFUSED (1 error, 2 usage).
+expect() { local want=$1 got=0; shift; "$@" || got=$?; [ "$got" -eq "$want" ] || { echo "demo: exit status $got, want $want" >&2; exit 1; }; echo "  (exit status $got)"; }
+step "   ... Akhmed presents Abel's card (an impostor): NO MATCH, exit status 3"
+expect 3 kiosk -consented "$demo/abel.png" "$lfw/Akhmed_Zakayev/Akhmed_Zakayev_0003.jpg"
+step "   ... no consent: refused before any biometric processing, exit status 4"
+expect 4 kiosk "$demo/abel.png" "$lfw/Abel_Pacheco/Abel_Pacheco_0004.jpg"
 run $oneface audit show "$demo/kiosk-audit"
 run $oneface audit check-receipt -key "$demo/kiosk-log.pub" "$demo/abel-door.receipt"
 

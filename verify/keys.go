@@ -13,11 +13,53 @@ import (
 
 	"filippo.io/age"
 	"github.com/oneface/oneface/internal/notekey"
+	"github.com/oneface/oneface/internal/textform"
 	"golang.org/x/mod/sumdb/note"
 )
 
 // ErrKeyFormat is returned for a key or secret whose text form is invalid.
 var ErrKeyFormat = errors.New("verify: malformed key")
+
+// maxKeyText bounds the text of a key, recipient or secret as handed to a
+// Parse function (the longest, an issuer key, is about 100 characters;
+// the rest is room for transport whitespace).
+const maxKeyText = 4 << 10
+
+// keyText reads the text form of a key, a recipient or a secret as text
+// transport leaves it: a byte-order mark, surrounding blank lines and
+// spaces, CRLF, and wrapping over several lines are undone (none of these
+// forms contains white space). A control character, invalid UTF-8 or more
+// than maxKeyText bytes is an error naming the problem and where it is.
+func keyText(what, s string) (string, error) {
+	t, err := textform.Token([]byte(s), maxKeyText)
+	var te *textform.Error
+	switch {
+	case errors.As(err, &te) && te.Line > 0:
+		return "", fmt.Errorf("%w: %s: line %d, column %d: %s", ErrKeyFormat, what, te.Line, te.Column, te.Problem)
+	case errors.As(err, &te):
+		return "", fmt.Errorf("%w: %s: %s", ErrKeyFormat, what, te.Problem)
+	case err != nil:
+		return "", fmt.Errorf("%w: %s: %v", ErrKeyFormat, what, err)
+	case t == "":
+		return "", fmt.Errorf("%w: %s: empty", ErrKeyFormat, what)
+	}
+	return t, nil
+}
+
+// bech32Case maps a bech32 string to its canonical case. Bech32 is
+// case-insensitive but must not mix cases (BIP 173); QR codes in
+// alphanumeric mode carry it in upper case. age writes recipients in
+// lower case and identities in upper case.
+func bech32Case(what, s string, upper bool) (string, error) {
+	lo, up := strings.ToLower(s), strings.ToUpper(s)
+	if s != lo && s != up {
+		return "", fmt.Errorf("%w: %s: mixes upper and lower case (bech32 allows either, not both)", ErrKeyFormat, what)
+	}
+	if upper {
+		return up, nil
+	}
+	return lo, nil
+}
 
 // IssuerKey is an issuer's Ed25519 signing key. Its text form is a
 // signed-note private key (golang.org/x/mod/sumdb/note):
@@ -52,9 +94,14 @@ func GenerateIssuerKey(name string) (*IssuerKey, error) {
 	return ParseIssuerKey(skey)
 }
 
-// ParseIssuerKey parses the text form of an issuer signing key.
+// ParseIssuerKey parses the text form of an issuer signing key, as read
+// from a file: surrounding white space, CRLF and wrapping are undone, then
+// the key is parsed strictly ([ErrKeyFormat] naming the problem).
 func ParseIssuerKey(s string) (*IssuerKey, error) {
-	s = strings.TrimSpace(s)
+	s, err := keyText("issuer key", s)
+	if err != nil {
+		return nil, err
+	}
 	name, priv, vkey, err := notekey.Private(s)
 	if err != nil {
 		return nil, fmt.Errorf("%w: issuer key: %v", ErrKeyFormat, err)
@@ -72,9 +119,13 @@ func (k *IssuerKey) String() string { return k.text }
 // Public returns the public key verifiers trust.
 func (k *IssuerKey) Public() *IssuerPublicKey { return k.pub }
 
-// ParseIssuerPublicKey parses the text form of an issuer public key.
+// ParseIssuerPublicKey parses the text form of an issuer public key
+// (read as [ParseIssuerKey] reads).
 func ParseIssuerPublicKey(s string) (*IssuerPublicKey, error) {
-	s = strings.TrimSpace(s)
+	s, err := keyText("issuer public key", s)
+	if err != nil {
+		return nil, err
+	}
 	v, pub, err := notekey.Public(s)
 	if err != nil {
 		return nil, fmt.Errorf("%w: issuer public key: %v", ErrKeyFormat, err)
@@ -109,9 +160,19 @@ func GenerateVerifierKey() (*VerifierKey, error) {
 	return &VerifierKey{id}, nil
 }
 
-// ParseVerifierKey parses an age X25519 identity.
+// ParseVerifierKey parses an age X25519 identity ("AGE-SECRET-KEY-1...",
+// bech32). Surrounding white space, CRLF and wrapping are undone; all
+// lower case is accepted as well as the canonical upper case, mixed case
+// is [ErrKeyFormat].
 func ParseVerifierKey(s string) (*VerifierKey, error) {
-	id, err := age.ParseX25519Identity(strings.TrimSpace(s))
+	s, err := keyText("verifier key", s)
+	if err != nil {
+		return nil, err
+	}
+	if s, err = bech32Case("verifier key", s, true); err != nil {
+		return nil, err
+	}
+	id, err := age.ParseX25519Identity(s)
 	if err != nil {
 		return nil, fmt.Errorf("%w: verifier key: %v", ErrKeyFormat, err)
 	}
@@ -124,9 +185,19 @@ func (k *VerifierKey) String() string { return k.id.String() }
 // Recipient returns the public half.
 func (k *VerifierKey) Recipient() *VerifierRecipient { return &VerifierRecipient{k.id.Recipient()} }
 
-// ParseVerifierRecipient parses an age X25519 recipient.
+// ParseVerifierRecipient parses an age X25519 recipient ("age1...",
+// bech32). Surrounding white space, CRLF and wrapping are undone; all
+// upper case (as a QR code in alphanumeric mode carries it) is accepted
+// as well as the canonical lower case, mixed case is [ErrKeyFormat].
 func ParseVerifierRecipient(s string) (*VerifierRecipient, error) {
-	r, err := age.ParseX25519Recipient(strings.TrimSpace(s))
+	s, err := keyText("verifier recipient", s)
+	if err != nil {
+		return nil, err
+	}
+	if s, err = bech32Case("verifier recipient", s, false); err != nil {
+		return nil, err
+	}
+	r, err := age.ParseX25519Recipient(s)
 	if err != nil {
 		return nil, fmt.Errorf("%w: verifier recipient: %v", ErrKeyFormat, err)
 	}
@@ -155,9 +226,15 @@ func GenerateDeploymentSecret() *DeploymentSecret {
 	return &s
 }
 
-// ParseDeploymentSecret parses the text form.
+// ParseDeploymentSecret parses the text form, as read from a file
+// (surrounding white space, CRLF and wrapping undone; the prefix and the
+// base64url are case-sensitive).
 func ParseDeploymentSecret(s string) (*DeploymentSecret, error) {
-	rest, ok := strings.CutPrefix(strings.TrimSpace(s), deploymentSecretPrefix)
+	s, err := keyText("deployment secret", s)
+	if err != nil {
+		return nil, err
+	}
+	rest, ok := strings.CutPrefix(s, deploymentSecretPrefix)
 	if !ok {
 		return nil, fmt.Errorf("%w: deployment secret: unexpected prefix", ErrKeyFormat)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"filippo.io/age"
 	"github.com/oneface/oneface/internal/ref"
+	"github.com/oneface/oneface/internal/textform"
 )
 
 // Reference errors. Each failed check has its own sentinel, for errors.Is;
@@ -207,17 +208,47 @@ func NewOpener(c OpenerConfig) (*Opener, error) {
 }
 
 // DecodeReference accepts a reference in either form — binary, or the text
-// form "oneface-ref2:..." (or "oneface-ref1:...") as read from a QR code —
-// and returns the binary form. It checks size and form only;
+// form "oneface-ref2:..." (or "oneface-ref1:...") as read from a QR code or
+// a file — and returns the binary form. It checks size and form only;
 // [Opener.Open] does the rest.
+//
+// The text form is read as text transport leaves it: a byte-order mark,
+// blank lines around it, CRLF or CR line ends, trailing spaces and a final
+// newline (as `oneface enroll -o` writes) are accepted, and so is the text
+// wrapped over several lines; the joined text must then be the one
+// canonical encoding. Anything else — a control character, invalid UTF-8,
+// a character outside base64url, a non-canonical encoding — is
+// [ErrMalformed] naming the problem (and, for a stray byte, its line and
+// column); text beyond the text form's size limit is [ErrTooLarge].
 func DecodeReference(b []byte) ([]byte, error) {
-	if bytes.HasPrefix(b, []byte(ref.TextIntro)) || bytes.HasPrefix(b, []byte(ref.TextIntroV2)) {
-		return ref.DecodeTextAny(string(b))
+	if isRefText(b) {
+		// Whitespace can at most double a wrapped text; the bound on the
+		// joined token is the text form's own.
+		s, err := textform.Token(b, 2*ref.MaxText)
+		var te *textform.Error
+		switch {
+		case errors.Is(err, textform.ErrTooLarge):
+			return nil, fmt.Errorf("%w: text form: %d bytes, limit %d", ErrTooLarge, len(b), 2*ref.MaxText)
+		case errors.As(err, &te) && te.Line > 0:
+			return nil, fmt.Errorf("%w: text form: line %d, column %d: %s", ErrMalformed, te.Line, te.Column, te.Problem)
+		case err != nil:
+			return nil, fmt.Errorf("%w: text form: %v", ErrMalformed, err)
+		}
+		return ref.DecodeTextAny(s)
 	}
 	if len(b) > ref.MaxSealed {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(b), ref.MaxSealed)
 	}
 	return b, nil
+}
+
+// isRefText reports whether b starts, after what text transport may put
+// in front (a byte-order mark, blank lines, spaces), with a text form's
+// intro.
+func isRefText(b []byte) bool {
+	b = bytes.TrimPrefix(b, []byte("\ufeff"))
+	b = bytes.TrimLeft(b, " \t\r\n")
+	return bytes.HasPrefix(b, []byte(ref.TextIntro)) || bytes.HasPrefix(b, []byte(ref.TextIntroV2))
 }
 
 // EncodeText returns the URL-safe text form of a binary reference

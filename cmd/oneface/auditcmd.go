@@ -140,12 +140,8 @@ func runAuditControllerKeygen(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(f, "# oneface audit controller identity: keep it off the kiosk\n# public key: %s\n%s\n", id.Recipient(), id)
-	if err := f.Close(); err != nil {
+	text := fmt.Sprintf("# oneface audit controller identity: keep it off the kiosk\n# public key: %s\n%s\n", id.Recipient(), id)
+	if err := writeOutput(*out, []byte(text), modeSecret, false); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, id.Recipient())
@@ -277,6 +273,7 @@ func runAuditShow(args []string, stdout, stderr io.Writer) error {
 	fs := auditFlags("show", stderr)
 	from := fs.Int64("from", 0, "first index")
 	n := fs.Int64("n", 0, "at most this many entries (0: all)")
+	asJSON := fs.Bool("json", false, "print one JSON object per entry and line (JSON Lines; see README.md, \"CLI\")")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -294,12 +291,9 @@ func runAuditShow(args []string, stdout, stderr io.Writer) error {
 		if *n > 0 && shown >= *n {
 			break
 		}
-		personal := "-"
-		if r.Commitment != nil {
-			personal = "committed"
+		if err := showEntry(stdout, r, *asJSON); err != nil {
+			return err
 		}
-		fmt.Fprintf(stdout, "%6d  %s  %-17s %-10s %-8s %-22s model %s  personal %s\n", r.Index, r.Entry.Time.Format("2006-01-02T15:04:05Z"),
-			r.Entry.Kind, r.Entry.Purpose, r.Entry.Decision, r.Entry.Reason, r.Entry.ModelID, personal)
 		shown++
 	}
 	return nil

@@ -45,7 +45,7 @@ func runCalibrateSite(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if err := writeSecret(*keyFile, skey); err != nil {
+		if err := writeOutput(*keyFile, []byte(skey+"\n"), modeSecret, false); err != nil {
 			return hintError{err, []string{"-genkey never overwrites a key: choose another -key or drop -genkey"}}
 		}
 		fmt.Fprintf(stdout, "deployment public key (configure the verifier with it): %s\n", vkey)
@@ -93,15 +93,7 @@ func runCalibrateSite(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(signed); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
+	if err := writeOutput(*out, signed, modePublic, false); err != nil {
 		return err
 	}
 	_, _, vkey, err := notekey.Private(skey)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/oneface/oneface/internal/facerec"
+	"github.com/oneface/oneface/internal/imageio"
 )
 
 // conventionalThreshold is dlib's customary Euclidean threshold. It is not
@@ -27,12 +28,14 @@ func defaultModelDir() string {
 func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet("oneface "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dir := fs.String("models", defaultModelDir(), "model directory (see `make setup`)")
+	dir := fs.String("models", defaultModelDir(), "model directory: $ONEFACE_MODELDIR, else .models (made by 'make setup')")
 	return fs, dir
 }
 
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return exitStatus(exitOK) // -h: the flags were printed; that is all that was asked
+	} else if err != nil {
 		return usageError{err.Error()}
 	}
 	return nil
@@ -45,7 +48,7 @@ func engineError(dir string, err error) error {
 	case errors.As(err, &me):
 		return hintError{err, []string{
 			fmt.Sprintf("model directory %s is incomplete or holds other files than the pinned ones", dir),
-			"run `make setup`, or set ONEFACE_MODELS to the folder with the model files and run it again",
+			"run `make setup` (it assembles .models from $ONEFACE_MODELS, ../shared/models or the models' public sources), or point -models or $ONEFACE_MODELDIR (the variable oneface reads) at a directory holding the pinned files",
 		}}
 	case errors.Is(err, facerec.ErrUnavailable):
 		return hintError{err, []string{"rebuild with CGO_ENABLED=1 and the Debian packages listed in the README"}}
@@ -96,7 +99,7 @@ func runCompare(args []string, stdout, stderr io.Writer) error {
 	ctx := context.Background()
 	descs := make([]facerec.Descriptor, len(paths))
 	for i, p := range paths {
-		b, err := os.ReadFile(p)
+		b, err := readInput(p, imageio.DefaultMaxBytes)
 		if err != nil {
 			return err
 		}

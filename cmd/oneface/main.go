@@ -4,7 +4,7 @@
 //	oneface models  [-models DIR]                      check the model files, print the model ID and BLAS
 //	oneface compare [-models DIR] IMG IMG...           analyse images, print pairwise distances
 //	oneface keygen  issuer|verifier|deployment|log -o FILE  make a key (public half on stdout)
-//	oneface enroll  -key F -secret F -to R -purpose P -subject ID -o REF PHOTO...
+//	oneface enroll  -key F -secret F -to R -purpose P -subject-file F -o REF PHOTO...
 //	                                                   enrol a person into a sealed reference (and -qr PNG)
 //	oneface open    -key F -secret F -issuer PUB -purpose P REF  open a reference (text file or QR image) and show it
 //	oneface verify  -key F -secret F -issuer PUB -purpose P -audit-log DIR -log-key F -notice FILE -consented REF FRAME...
@@ -20,7 +20,35 @@
 //
 // The model directory defaults to $ONEFACE_MODELDIR, else .models (made by
 // `make setup`). Errors are printed as "oneface: error: ..." followed by
-// "oneface: hint: ..." lines, and exit with status 1 (2 for usage errors).
+// "oneface: hint: ..." lines.
+//
+// # Exit status
+//
+// One table for every command, so a script can act on it:
+//
+//	0  ok; for verify: MATCH (the person is the holder of the reference)
+//	1  error: nothing was decided or done (a file, a key, the engine, the audit log)
+//	2  usage error: the command line is wrong; nothing was read or written
+//	3  verify: NO MATCH (a comparison was made; the person is not the holder)
+//	4  verify: REFUSED (no comparison was made: consent, lockout, card, capture quality)
+//
+// Only 0 may open a door. For the audit commands that check something
+// (audit verify, audit check-receipt), a check that fails is 1.
+//
+// verify, open and enroll take -json to print one JSON object (fields in
+// README.md's "CLI" section) on standard output instead of text; audit
+// show -json prints one object per entry and line (JSON Lines). Errors
+// stay on standard error, as text.
+//
+// # Files
+//
+// Secrets and subject IDs are never taken on the command line, where ps
+// and shell history see them: keys, secrets, PINs and subject IDs are read
+// from files, and "-" reads standard input wherever a file is read.
+// Output files are never overwritten without -force, never written
+// through a symbolic link, and appear whole or not at all (a temporary
+// file in the same folder, synced, then renamed); keys, secrets,
+// references, receipts and consent statements are written with mode 0600.
 package main
 
 import (
@@ -37,7 +65,7 @@ type command struct {
 var commands = map[string]command{
 	"models":   {"check the model files and print the model ID and BLAS", runModels},
 	"compare":  {"analyse images and print their pairwise distances", runCompare},
-	"keygen":   {"make an issuer, verifier or deployment key", runKeygen},
+	"keygen":   {"make an issuer, verifier, deployment or log key", runKeygen},
 	"enroll":   {"enrol a person into a signed, sealed reference", runEnroll},
 	"open":     {"open a reference (text or QR image) and show what it holds", runOpen},
 	"audit":    {"verify, inspect, prove, export and erase in an audit log", runAudit},
@@ -48,6 +76,22 @@ var commands = map[string]command{
 
 	"calibrate-site": {"measure a site's consenting captures at the shipped threshold; write a signed site calibration or refuse", runCalibrateSite},
 }
+
+// Exit statuses: see the package doc.
+const (
+	exitOK      = 0
+	exitError   = 1
+	exitUsage   = 2
+	exitNoMatch = 3
+	exitRefused = 4
+)
+
+// exitStatus is returned by a command that has printed its outcome and
+// ends with a status other than 0 without an error message (verify's
+// NO MATCH and REFUSED).
+type exitStatus int
+
+func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
 // usageError marks errors in how the command was called (exit status 2).
 type usageError struct{ msg string }
@@ -69,21 +113,25 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stderr)
 		if len(args) == 0 {
-			return 2
+			usage(stderr)
+			return exitUsage
 		}
-		return 0
+		usage(stdout)
+		return exitOK
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
 		fmt.Fprintf(stderr, "oneface: error: unknown command %q\n", args[0])
 		usage(stderr)
-		return 2
+		return exitUsage
 	}
 	err := cmd.run(args[1:], stdout, stderr)
 	if err == nil {
-		return 0
+		return exitOK
+	}
+	if s, ok := err.(exitStatus); ok {
+		return int(s)
 	}
 	fmt.Fprintf(stderr, "oneface: error: %v\n", err)
 	if h, ok := err.(hintError); ok {
@@ -92,9 +140,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if _, ok := err.(usageError); ok {
-		return 2
+		return exitUsage
 	}
-	return 1
+	return exitError
 }
 
 func usage(w io.Writer) {
@@ -102,4 +150,18 @@ func usage(w io.Writer) {
 	for _, n := range sortedKeys(commands) {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
+	fmt.Fprint(w, `
+exit status (every command):
+  0  ok; verify: MATCH
+  1  error: nothing was decided or done (audit verify, check-receipt: the check failed)
+  2  usage error
+  3  verify: NO MATCH (compared; not the holder)
+  4  verify: REFUSED (no comparison made; the reasons say why)
+only 0 may open a door.
+
+"-" reads standard input wherever a file is read; secrets, PINs and subject
+IDs are read from files, never from the command line. Outputs are never
+overwritten without -force. -json (verify, open, enroll) prints one JSON object;
+audit show -json one per entry and line.
+`)
 }

@@ -40,7 +40,7 @@ func TestVerifyIntakeBugReports(t *testing.T) {
 	code, out, stderr := runCLI("verify", "-models", models, "-key", p("kiosk.key"), "-secret", p("deploy.secret"), "-issuer", strings.TrimSpace(issuerPub),
 		"-purpose", "door-main", "-audit-log", p("audit"), "-log-key", p("log.key"), "-notice", p("notice-1.txt"),
 		"-liveness", "none", "-consented", card, filepath.Join(lfw, "Abel_Pacheco", "Abel_Pacheco_0004.jpg"))
-	if code != 0 || !strings.Contains(out, "REFUSED") || !strings.Contains(out, "reason reference_malformed: reject") ||
+	if code != exitRefused || !strings.Contains(out, "REFUSED") || !strings.Contains(out, "reason reference_malformed: reject") ||
 		!strings.Contains(stderr, "QR search budget exhausted") {
 		t.Fatalf("exit %d\n%s%s", code, out, stderr)
 	}
@@ -58,19 +58,22 @@ func TestVerifyIntakeBugReports(t *testing.T) {
 		t.Fatal("keygen")
 	}
 	if code, out, stderr := runCLI("enroll", "-models", models, "-key", p("issuer.key"), "-secret", p("deploy.secret"), "-to", strings.TrimSpace(kioskPub),
-		"-purpose", "door-main", "-subject", "employee-42", "-o", p("ref.txt"), photo("0001"), photo("0002")); code != 0 {
+		"-purpose", "door-main", "-subject-file", subjectFile(t, "employee-42"), "-o", p("ref.txt"), photo("0001"), photo("0002")); code != 0 {
 		t.Fatalf("enroll: %s%s", out, stderr)
 	}
 	reports := filepath.Join("..", "..", "..", "shared", "bugreports")
-	for _, c := range []struct{ frame, want string }{
-		{filepath.Join(reports, "png-exif-orientation", "abel-o6.jpg"), "MATCH: the person is the holder"},
-		{filepath.Join(reports, "png-exif-orientation", "abel-o6.png"), "MATCH: the person is the holder"},
-		{filepath.Join(reports, "jpeg-side-over-65500", "wide-65535x2.jpg"), "reason unreadable: reject (frame 1)"},
+	for _, c := range []struct {
+		frame, want string
+		code        int
+	}{
+		{filepath.Join(reports, "png-exif-orientation", "abel-o6.jpg"), "MATCH: the person is the holder", exitOK},
+		{filepath.Join(reports, "png-exif-orientation", "abel-o6.png"), "MATCH: the person is the holder", exitOK},
+		{filepath.Join(reports, "jpeg-side-over-65500", "wide-65535x2.jpg"), "reason unreadable: reject (frame 1)", exitRefused},
 	} {
 		code, out, stderr := runCLI("verify", "-models", models, "-key", p("kiosk2.key"), "-secret", p("deploy.secret"), "-issuer", strings.TrimSpace(issuerPub),
 			"-purpose", "door-main", "-audit-log", p("audit2"), "-log-key", p("log.key"), "-notice", p("notice-1.txt"),
 			"-liveness", "none", "-consented", p("ref.txt"), c.frame)
-		if code != 0 || !strings.Contains(out, c.want) {
+		if code != c.code || !strings.Contains(out, c.want) {
 			t.Fatalf("%s: exit %d, want %q\n%s%s", filepath.Base(c.frame), code, c.want, out, stderr)
 		}
 	}

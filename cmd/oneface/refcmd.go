@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -10,45 +9,41 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/oneface/oneface/audit"
 	"github.com/oneface/oneface/internal/facerec"
 	"github.com/oneface/oneface/internal/imageio"
-	"github.com/oneface/oneface/internal/safefile"
+	"github.com/oneface/oneface/internal/textform"
 	"github.com/oneface/oneface/verify"
 )
 
-// maxKeyFile bounds key and reference files read from disk.
+// maxKeyFile bounds key, secret, notice and reference files read from
+// disk or standard input.
 const maxKeyFile = 64 << 10
 
-func readSmall(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxKeyFile {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxKeyFile)
-	}
-	return b, nil
-}
+// readSmall reads a key, secret or notice file ("-": standard input) of
+// at most maxKeyFile bytes, through internal/safefile.
+func readSmall(path string) ([]byte, error) { return readInput(path, maxKeyFile) }
 
-// writeSecret writes a secret key file readable by its owner only, and
-// refuses to overwrite one.
-func writeSecret(path, text string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
+// keyName checks a key name against the rules of the signed-note key
+// format (golang.org/x/mod/sumdb/note), which every later command applies
+// when it parses the key: non-empty, valid UTF-8, no '+' (the format's
+// field separator) and no white space. For log keys the name is also the
+// log's origin, which audit entries restrict further.
+func keyName(kind, name string) error {
+	switch {
+	case name == "":
+		return usageError{fmt.Sprintf("keygen %s needs -name", kind)}
+	case !utf8.ValidString(name):
+		return usageError{fmt.Sprintf("-name %q: not valid UTF-8", name)}
+	case strings.Contains(name, "+"):
+		return usageError{fmt.Sprintf("-name %q: a key name cannot contain '+' (the key format's field separator)", name)}
+	case strings.IndexFunc(name, unicode.IsSpace) >= 0:
+		return usageError{fmt.Sprintf("-name %q: a key name cannot contain white space", name)}
 	}
-	if _, err := f.WriteString(text + "\n"); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return nil
 }
 
 func runKeygen(args []string, stdout, stderr io.Writer) error {
@@ -59,18 +54,21 @@ func runKeygen(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("oneface keygen "+kind, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("o", "", "file for the secret key (created, mode 0600; never overwritten)")
-	name := fs.String("name", "", "issuer name, or the device name for log keys (the log's origin)")
+	name := fs.String("name", "", "issuer name, or the device name for log keys (the log's origin); no '+' or white space (log names: letters, digits and ._:/=-)")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
 	if *out == "" {
 		return usageError{"keygen needs -o FILE for the secret key"}
 	}
+	if fs.NArg() != 0 {
+		return usageError{fmt.Sprintf("keygen: unexpected argument %q", fs.Arg(0))}
+	}
 	var secret, public string
 	switch kind {
 	case "issuer":
-		if *name == "" {
-			return usageError{"keygen issuer needs -name"}
+		if err := keyName(kind, *name); err != nil {
+			return err
 		}
 		k, err := verify.GenerateIssuerKey(*name)
 		if err != nil {
@@ -89,15 +87,25 @@ func runKeygen(args []string, stdout, stderr io.Writer) error {
 		if *name == "" {
 			return usageError{"keygen log needs -name (the device name, e.g. kiosk-12.example.org)"}
 		}
+		if err := keyName(kind, *name); err != nil {
+			return err
+		}
 		var err error
 		if secret, public, err = audit.GenerateKey(*name); err != nil {
+			return usageError{fmt.Sprintf("-name %q: %v", *name, err)}
+		}
+		// Parse it back as every later command will.
+		if _, err := verify.ParseKioskKey(secret); err != nil {
 			return err
 		}
 	default:
 		return usageError{fmt.Sprintf("unknown key kind %q (issuer, verifier, deployment, log)", kind)}
 	}
-	if err := writeSecret(*out, secret); err != nil {
-		return hintError{err, []string{"keygen never overwrites a key: choose another -o or remove the old file yourself"}}
+	if err := writeOutput(*out, []byte(secret+"\n"), modeSecret, false); err != nil {
+		if errors.Is(err, errExists) {
+			return hintError{err, []string{"keygen never overwrites a key: choose another -o or remove the old file yourself"}}
+		}
+		return err
 	}
 	if public != "" {
 		fmt.Fprintln(stdout, public)
@@ -118,26 +126,64 @@ func (l *list) Set(s string) error {
 	return nil
 }
 
-func pinFromEnv(name string) (string, error) {
-	if name == "" {
-		return "", nil
+// maxLine bounds one-line inputs: PINs and subject IDs.
+const maxLine = 1 << 10
+
+// readLine reads a one-line secret (a PIN, a subject ID) from a file or
+// standard input ("-"). The final newline (LF or CRLF) and trailing
+// spaces and tabs are not part of it; a second line is an error.
+func readLine(path, what string) (string, error) {
+	b, err := readInput(path, maxLine)
+	if err != nil {
+		return "", err
 	}
-	pin, ok := os.LookupEnv(name)
-	if !ok || pin == "" {
-		return "", fmt.Errorf("environment variable %s (the PIN) is not set", name)
+	defer clear(b)
+	s, err := textform.Lines(b, maxLine)
+	if err != nil {
+		return "", fmt.Errorf("%s %s: %w", what, path, err)
 	}
-	return pin, nil
+	s = strings.TrimSuffix(s, "\n")
+	switch {
+	case s == "":
+		return "", fmt.Errorf("%s %s: empty", what, path)
+	case strings.Contains(s, "\n"):
+		return "", fmt.Errorf("%s %s: more than one line", what, path)
+	}
+	return s, nil
+}
+
+// readPIN reads the holder's PIN from -pin-file or the environment
+// variable named by -pin-env (never from the command line); "" if
+// neither is given.
+func readPIN(file, env string) (string, error) {
+	switch {
+	case file != "" && env != "":
+		return "", usageError{"give the PIN with -pin-file or -pin-env, not both"}
+	case file != "":
+		return readLine(file, "PIN file")
+	case env != "":
+		pin, ok := os.LookupEnv(env)
+		if !ok || pin == "" {
+			return "", fmt.Errorf("environment variable %s (the PIN) is not set", env)
+		}
+		return pin, nil
+	}
+	return "", nil
 }
 
 func runEnroll(args []string, stdout, stderr io.Writer) error {
 	fs, dir := newFlags("enroll", stderr)
 	keyFile := fs.String("key", "", "issuer secret key file")
 	secretFile := fs.String("secret", "", "deployment secret file")
-	subject := fs.String("subject", "", "the issuer's ID for the person (only its pseudonym is stored)")
-	out := fs.String("o", "", "file for the reference (text form)")
-	qr := fs.String("qr", "", "also write the reference as a QR code PNG to this file")
+	subjectFile := fs.String("subject-file", "", "file holding the issuer's ID for the person, one line (\"-\": standard input); only its pseudonym is stored")
+	subjectArg := fs.String("subject", "", "REMOVED: a subject ID on the command line is seen by ps and shell history; use -subject-file")
+	out := fs.String("o", "", "file for the reference (text form, mode 0600)")
+	qr := fs.String("qr", "", "also write the reference as a QR code PNG to this file (mode 0600)")
+	force := fs.Bool("force", false, "replace existing -o and -qr files")
+	asJSON := fs.Bool("json", false, "print the enrolment as one JSON object (see README.md, \"CLI\")")
 	validity := fs.Duration("validity", 365*24*time.Hour, "how long the reference is valid")
 	pinEnv := fs.String("pin-env", "", "name of an environment variable holding the holder's PIN (type 2 reference)")
+	pinFile := fs.String("pin-file", "", "file holding the holder's PIN, one line (\"-\": standard input)")
 	auditDir := fs.String("audit-log", "", "record the enrolment in this audit log directory")
 	logKey := fs.String("log-key", "", "the audit log's secret key file (with -audit-log)")
 	var to, purposes list
@@ -148,14 +194,40 @@ func runEnroll(args []string, stdout, stderr io.Writer) error {
 	}
 	photos := fs.Args()
 	switch {
-	case *keyFile == "" || *secretFile == "" || *subject == "" || *out == "":
-		return usageError{"enroll needs -key, -secret, -subject and -o"}
+	case *subjectArg != "":
+		return usageError{"-subject is not taken on the command line (ps and shell history would see it): put the ID in a file and pass -subject-file FILE, or -subject-file - to read it from standard input"}
+	case *keyFile == "" || *secretFile == "" || *subjectFile == "" || *out == "":
+		return usageError{"enroll needs -key, -secret, -subject-file and -o"}
 	case len(to) == 0 || len(purposes) == 0:
 		return usageError{"enroll needs at least one -to and one -purpose"}
 	case len(photos) == 0:
 		return usageError{"enroll needs at least one photo"}
+	case *qr != "" && *qr == *out:
+		return usageError{"-o and -qr name the same file"}
 	}
-	pin, err := pinFromEnv(*pinEnv)
+	inputs := map[string]string{"-key": *keyFile, "-secret": *secretFile, "-subject-file": *subjectFile, "-pin-file": *pinFile, "-log-key": *logKey}
+	for i, p := range photos {
+		inputs[fmt.Sprintf("photo %d", i+1)] = p
+	}
+	if err := oneStdin(inputs); err != nil {
+		return err
+	}
+	// Refuse outputs that could not be written before anything is enrolled.
+	for _, p := range []string{*out, *qr} {
+		if p == stdinName {
+			return usageError{"-o and -qr take a file name"}
+		}
+		if p != "" {
+			if err := checkTarget(p, *force); err != nil {
+				return err
+			}
+		}
+	}
+	subject, err := readLine(*subjectFile, "subject ID file")
+	if err != nil {
+		return err
+	}
+	pin, err := readPIN(*pinFile, *pinEnv)
 	if err != nil {
 		return err
 	}
@@ -164,6 +236,7 @@ func runEnroll(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	key, err := verify.ParseIssuerKey(string(keyText))
+	clear(keyText)
 	if err != nil {
 		return err
 	}
@@ -172,6 +245,7 @@ func runEnroll(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	secret, err := verify.ParseDeploymentSecret(string(secretText))
+	clear(secretText)
 	if err != nil {
 		return err
 	}
@@ -185,7 +259,7 @@ func runEnroll(args []string, stdout, stderr io.Writer) error {
 	}
 	var imgs [][]byte
 	for _, p := range photos {
-		b, err := os.ReadFile(p)
+		b, err := readInput(p, imageio.DefaultMaxBytes)
 		if err != nil {
 			return err
 		}
@@ -203,12 +277,16 @@ func runEnroll(args []string, stdout, stderr io.Writer) error {
 		return engineError(*dir, err)
 	}
 	defer engine.Close()
-	issuer, err := verify.NewIssuer(verify.IssuerConfig{Key: key, Secret: secret, Engine: engine})
+	cfg := verify.IssuerConfig{Key: key, Secret: secret, Engine: engine}
+	if alog != nil {
+		cfg.Audit = alog // the library records the enrolment before it returns the reference
+	}
+	issuer, err := verify.NewIssuer(cfg)
 	if err != nil {
 		return err
 	}
 	enr, err := issuer.Enroll(context.Background(), verify.EnrollRequest{
-		SubjectID: *subject, Photos: imgs, Purposes: purposes, Validity: *validity, Verifiers: recips, PIN: pin,
+		SubjectID: subject, Photos: imgs, Purposes: purposes, Validity: *validity, Verifiers: recips, PIN: pin,
 	})
 	var qe *verify.QualityError
 	if errors.As(err, &qe) {
@@ -221,18 +299,20 @@ func runEnroll(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if alog != nil {
-		// The reference is handed out only once its enrolment is recorded.
-		a, err := alog.Append(context.Background(), audit.Entry{Kind: audit.KindEnroll, Purpose: strings.Join(purposes, "+"),
-			Decision: audit.DecisionNone, Reason: "issued", ModelID: engine.ModelID().String()},
-			&audit.Personal{ReferenceID: enr.ID, Subject: enr.Subject, Notice: "-"})
+	spread := enr.Quality.Spread
+	rep := jsonEnroll{ReferenceID: enr.ID.String(), Subject: enr.Subject.String(), ExpiresAt: rfc3339(enr.ExpiresAt),
+		Purposes: purposes, Verifiers: len(recips), PIN: pin != "", Quality: jsonQuality{Photos: enr.Quality.Photos,
+			MinFacePx: enr.Quality.MinFacePx, Spread: &spread}, SealedBytes: len(enr.Reference), ReferenceFile: *out, QRFile: *qr}
+	if enr.Receipt != nil {
+		info, err := audit.CheckReceipt(enr.Receipt, alog.PublicKey())
 		if err != nil {
-			return fmt.Errorf("enrolment not recorded, reference discarded: %w", err)
+			return fmt.Errorf("enrolment receipt does not check, reference discarded: %w", err)
 		}
-		fmt.Fprintf(stdout, "audit: enrolment recorded as entry %d\n", a.Index)
+		rep.Audit = &jsonAudit{Origin: alog.Origin(), Index: info.Record.Index}
 	}
 	text := verify.EncodeText(enr.Reference)
-	if err := os.WriteFile(*out, []byte(text+"\n"), 0o600); err != nil {
+	rep.TextChars = len(text)
+	if err := writeOutput(*out, []byte(text+"\n"), modeSecret, *force); err != nil {
 		return err
 	}
 	if *qr != "" {
@@ -240,19 +320,11 @@ func runEnroll(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(*qr, png, 0o600); err != nil {
+		if err := writeOutput(*qr, png, modeSecret, *force); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "reference %s for subject %s\n", enr.ID, enr.Subject)
-	fmt.Fprintf(stdout, "  expires %s, purposes %s, %d verifier(s), PIN %v\n", enr.ExpiresAt.UTC().Format(time.RFC3339), strings.Join(purposes, ","), len(recips), pin != "")
-	fmt.Fprintf(stdout, "  template: mean of %d photo(s), smallest face %d px, spread %.3f\n", enr.Quality.Photos, enr.Quality.MinFacePx, enr.Quality.Spread)
-	fmt.Fprintf(stdout, "  %d bytes sealed, %d characters of text -> %s\n", len(enr.Reference), len(text), *out)
-	if *qr != "" {
-		fmt.Fprintf(stdout, "  QR code -> %s\n", *qr)
-	}
-	fmt.Fprintln(stdout, "  the issuer keeps no copy: hand the reference to the person")
-	return nil
+	return reportEnroll(stdout, *asJSON, rep)
 }
 
 func runOpen(args []string, stdout, stderr io.Writer) error {
@@ -262,15 +334,20 @@ func runOpen(args []string, stdout, stderr io.Writer) error {
 	purpose := fs.String("purpose", "", "the purpose the reference is presented for")
 	allowV1 := fs.Bool("allow-v1", false, "also open version 1 references (WEAKER: see OpenerConfig.AllowV1)")
 	pinEnv := fs.String("pin-env", "", "name of an environment variable holding the holder's PIN")
+	pinFile := fs.String("pin-file", "", "file holding the holder's PIN, one line (\"-\": standard input)")
+	asJSON := fs.Bool("json", false, "print the reference as one JSON object (see README.md, \"CLI\")")
 	var issuers list
 	fs.Var(&issuers, "issuer", "trusted issuer public key, repeatable")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *keyFile == "" || *purpose == "" || len(issuers) == 0 || *secretFile == "" || fs.NArg() != 1 {
-		return usageError{"open needs -key, -secret, -issuer, -purpose and one reference (text file, or a PNG/JPEG image of its QR code)"}
+		return usageError{"open needs -key, -secret, -issuer, -purpose and one reference (text file, or a PNG/JPEG image of its QR code; \"-\": standard input)"}
 	}
-	pin, err := pinFromEnv(*pinEnv)
+	if err := oneStdin(map[string]string{"-key": *keyFile, "-secret": *secretFile, "-pin-file": *pinFile, "reference": fs.Arg(0)}); err != nil {
+		return err
+	}
+	pin, err := readPIN(*pinFile, *pinEnv)
 	if err != nil {
 		return err
 	}
@@ -294,7 +371,7 @@ func runOpen(args []string, stdout, stderr io.Writer) error {
 	}
 	r, err := o.Open(raw, *purpose, pin)
 	if errors.Is(err, verify.ErrPINRequired) {
-		return hintError{err, []string{"pass the holder's PIN with -pin-env VAR"}}
+		return hintError{err, []string{"pass the holder's PIN with -pin-file FILE (\"-\": standard input) or -pin-env VAR"}}
 	}
 	if errors.Is(err, verify.ErrV1) {
 		return hintError{err, []string{"re-issue the reference with this version of oneface, or pass -allow-v1 (weaker) while cards are replaced"}}
@@ -304,18 +381,19 @@ func runOpen(args []string, stdout, stderr io.Writer) error {
 	}
 	defer r.Wipe()
 	q := r.EnrollQuality()
-	fmt.Fprintf(stdout, "reference %s (format v%d) opens for %q\n", r.ID(), r.Version(), *purpose)
-	fmt.Fprintf(stdout, "  subject %s, issuer key %08x, model %s\n", r.Subject(), r.IssuerKeyID(), r.ModelID())
-	fmt.Fprintf(stdout, "  issued %s, expires %s, purposes %s\n", r.IssuedAt().UTC().Format(time.RFC3339), r.ExpiresAt().UTC().Format(time.RFC3339), strings.Join(r.Purposes(), ","))
-	fmt.Fprintf(stdout, "  template: mean of %d photo(s), smallest face %d px\n", q.Photos, q.MinFacePx)
-	return nil
+	return reportOpen(stdout, *asJSON, jsonOpen{ReferenceID: r.ID().String(), Version: r.Version(), Purpose: *purpose,
+		Subject: r.Subject().String(), IssuerKeyID: fmt.Sprintf("%08x", r.IssuerKeyID()), ModelID: r.ModelID().String(),
+		IssuedAt: rfc3339(r.IssuedAt()), ExpiresAt: rfc3339(r.ExpiresAt()), Purposes: r.Purposes(),
+		Quality: jsonQuality{Photos: q.Photos, MinFacePx: q.MinFacePx}})
 }
 
-// readReference reads a reference file: its text or binary form, or an
-// image (JPEG, PNG, WebP) showing its QR code, decoded by the one image
-// path (internal/imageio) and searched within ReadQR's budget.
+// readReference reads a reference file ("-": standard input): its text
+// or binary form, or an image (JPEG, PNG, WebP) showing its QR code,
+// decoded by the one image path (internal/imageio) and searched within
+// ReadQR's budget. The text form may have been through text transport
+// (CRLF, wrapping, a final newline): verify.DecodeReference undoes that.
 func readReference(path string) ([]byte, error) {
-	b, err := safefile.ReadFile(path, imageio.DefaultMaxBytes)
+	b, err := readInput(path, imageio.DefaultMaxBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -329,7 +407,11 @@ func readReference(path string) ([]byte, error) {
 		}
 		return verify.ReadQR(context.Background(), img)
 	}
-	return verify.DecodeReference(bytes.TrimSpace(b))
+	r, err := verify.DecodeReference(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
 }
 
 // openerConfig reads a kiosk's trust settings from flags: the trusted

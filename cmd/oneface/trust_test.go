@@ -28,7 +28,7 @@ func TestVerifyLockoutAcrossRuns(t *testing.T) {
 	photo := func(who, n string) string { return filepath.Join(lfw, who, who+"_"+n+".jpg") }
 	enroll := func(out, pin string) string {
 		args := []string{"enroll", "-models", models, "-key", p("issuer.key"), "-secret", p("deploy.secret"),
-			"-to", strings.TrimSpace(kioskPub), "-purpose", "door-main", "-subject", "employee-" + out, "-o", p(out)}
+			"-to", strings.TrimSpace(kioskPub), "-purpose", "door-main", "-subject-file", subjectFile(t, "employee-"+out), "-o", p(out)}
 		if pin != "" {
 			os.Setenv("TEST_PIN", pin)
 			args = append(args, "-pin-env", "TEST_PIN")
@@ -50,12 +50,12 @@ func TestVerifyLockoutAcrossRuns(t *testing.T) {
 	impostor := photo("Akhmed_Zakayev", "0003")
 	for i := range 5 {
 		code, out, stderr := kiosk(p("ref.txt"), impostor)
-		if code != 0 || !strings.Contains(out, "NO MATCH") {
+		if code != exitNoMatch || !strings.Contains(out, "NO MATCH") {
 			t.Fatalf("impostor run %d: exit %d\n%s%s", i+1, code, out, stderr)
 		}
 	}
 	code, out, stderr := kiosk(p("ref.txt"), photo("Abel_Pacheco", "0004"))
-	if code != 0 || !strings.Contains(out, "reason locked_out: reject") {
+	if code != exitRefused || !strings.Contains(out, "reason locked_out: reject") {
 		t.Fatalf("6th run (the holder): exit %d\n%s%s", code, out, stderr)
 	}
 	if _, err := os.Stat(p("audit") + ".state"); err != nil {
@@ -67,7 +67,7 @@ func TestVerifyLockoutAcrossRuns(t *testing.T) {
 	for i := range 5 {
 		os.Setenv("TEST_PIN", "0000")
 		code, out, _ := kiosk("-pin-env", "TEST_PIN", p("pin.txt"), photo("Abel_Pacheco", "0004"))
-		if code != 0 || !strings.Contains(out, "reason reference_authentication") {
+		if code != exitRefused || !strings.Contains(out, "reason reference_authentication") {
 			t.Fatalf("wrong PIN run %d: %s", i+1, out)
 		}
 	}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/oneface/oneface/audit"
 	"github.com/oneface/oneface/internal/imageio"
-	"github.com/oneface/oneface/internal/safefile"
 	"github.com/oneface/oneface/verify"
 )
 
@@ -25,17 +24,17 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	secretFile := fs.String("secret", "", "deployment secret file (references are bound to their deployment)")
 	purpose := fs.String("purpose", "", "what the verification is for")
 	pinEnv := fs.String("pin-env", "", "environment variable holding the holder's PIN")
+	pinFile := fs.String("pin-file", "", "file holding the holder's PIN (\"-\": standard input)")
 	auditDir := fs.String("audit-log", "", "the kiosk's audit log directory (required: no decision without a record)")
 	logKey := fs.String("log-key", "", "the audit log's secret key file (also signs the consent statements)")
 	statePath := fs.String("state", "", "the kiosk's state file: consent nonces, lockout, withdrawals, revocations (default: beside the audit log, DIR.state)")
 	notice := fs.String("notice", "", "the privacy notice shown to the person (text file; its name is the notice version)")
 	consented := fs.Bool("consented", false, "the person has read the notice and consents (required)")
-	receipt := fs.String("receipt", "", "write the person's audit receipt to this file")
-	consentOut := fs.String("consent-statement", "", "write the kiosk's signed consent statement to this file")
 	fmr := fs.Float64("fmr", 1e-3, "target false-match rate: one of the calibration table's targets (1e-2, 1e-3, 1e-4, 1e-5)")
 	showDistance := fs.Bool("show-distance", false, "print the distance (calibration and debugging only)")
 	livenessMode := fs.String("liveness", "passive", "liveness check: none, passive (PAD on the compared frame), challenge or both (issue a challenge, print it, wait for Enter on stdin while the frames are captured, then read them)")
 	allowV1 := fs.Bool("allow-v1", false, "also accept version 1 references (WEAKER: their PIN can be stripped; see OpenerConfig.AllowV1)")
+	outs := verifyOutputFlags(fs)
 	var issuers list
 	fs.Var(&issuers, "issuer", "trusted issuer public key, repeatable")
 	if err := parse(fs, args); err != nil {
@@ -44,7 +43,22 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	if *keyFile == "" || *purpose == "" || len(issuers) == 0 || *auditDir == "" || *notice == "" || *secretFile == "" || fs.NArg() < 2 {
 		return usageError{"verify needs -key, -secret, -issuer, -purpose, -audit-log, -log-key, -notice, a reference and at least one frame"}
 	}
-	pin, err := pinFromEnv(*pinEnv)
+	inputs := map[string]string{"-key": *keyFile, "-secret": *secretFile, "-log-key": *logKey,
+		"-pin-file": *pinFile, "reference": fs.Arg(0)}
+	for i, p := range fs.Args()[1:] {
+		inputs[fmt.Sprintf("frame %d", i+1)] = p
+	}
+	if err := oneStdin(inputs); err != nil {
+		return err
+	}
+	if *notice == stdinName {
+		return usageError{"-notice takes a file: its name is the notice version recorded with the consent"}
+	}
+	outs.fmr, outs.showDistance = *fmr, *showDistance
+	if err := outs.check(); err != nil {
+		return err
+	}
+	pin, err := readPIN(*pinFile, *pinEnv)
 	if err != nil {
 		return err
 	}
@@ -72,17 +86,11 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	var frames []verify.Frame
 	readFrames := func() error {
 		for _, p := range fs.Args()[1:] {
-			// One byte over the decoder's bound, so an oversized frame is
-			// refused (and audited) by the verifier, not here.
-			b, err := safefile.ReadFile(p, imageio.DefaultMaxBytes+1)
+			f, err := readFrame(p)
 			if err != nil {
 				return err
 			}
-			st, err := os.Stat(p)
-			if err != nil {
-				return err
-			}
-			frames = append(frames, verify.Frame{Encoded: b, CapturedAt: st.ModTime()})
+			frames = append(frames, f)
 		}
 		return nil
 	}
@@ -147,55 +155,7 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	switch {
-	case d.Match:
-		fmt.Fprintln(stdout, "MATCH: the person is the holder of the reference")
-	case d.Refused:
-		fmt.Fprintln(stdout, "REFUSED: no comparison was made")
-	default:
-		fmt.Fprintln(stdout, "NO MATCH")
-	}
-	if d.Liveness == verify.LivenessNone {
-		fmt.Fprintln(stdout, "  liveness none: no liveness check (a photo of the holder matches too)")
-	} else {
-		fmt.Fprintf(stdout, "  liveness %s\n", d.Liveness)
-	}
-	for _, r := range d.Reasons {
-		kind := ": reject"
-		switch {
-		case r.Code == verify.ReasonOK:
-			kind = ""
-		case r.Retry:
-			kind = ": retry"
-		}
-		where := ""
-		if r.Frame >= 0 {
-			where = fmt.Sprintf(" (frame %d)", r.Frame+1)
-		}
-		fmt.Fprintf(stdout, "  reason %s%s%s\n", r.Code, kind, where)
-	}
-	if *showDistance && !d.Refused {
-		fmt.Fprintf(stdout, "  distance %.4f, threshold %.4f (FMR %g)\n", d.Distance, d.Threshold, *fmr)
-	}
-	if d.ReferenceID != (verify.ReferenceID{}) {
-		fmt.Fprintf(stdout, "  reference %s; live data wiped\n", d.ReferenceID)
-	}
-	if info, err := audit.CheckReceipt(d.Receipt, alog.PublicKey()); err == nil {
-		fmt.Fprintf(stdout, "  audited as entry %d of %s\n", info.Record.Index, alog.Origin())
-	}
-	if *receipt != "" {
-		if err := os.WriteFile(*receipt, d.Receipt, 0o600); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "  receipt -> %s\n", *receipt)
-	}
-	if *consentOut != "" && d.Consent != nil {
-		if err := os.WriteFile(*consentOut, d.Consent.Statement, 0o600); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "  signed consent statement -> %s\n", *consentOut)
-	}
-	return nil
+	return finishVerify(stdout, d, alog, outs)
 }
 
 // unreadableCard reports whether err means the reference was an image in
@@ -212,17 +172,26 @@ func unreadableCard(err error) bool {
 }
 
 // openKioskLog opens the kiosk's audit log and parses its key as the
-// kiosk key that signs consent statements.
+// kiosk key that signs consent statements. The key file is read once, so
+// it may be standard input ("-").
 func openKioskLog(dir, keyFile string) (*audit.Log, *verify.KioskKey, error) {
-	alog, err := openLog(dir, keyFile)
+	if keyFile == "" {
+		return nil, nil, usageError{"verify needs -log-key FILE (the audit log's secret key)"}
+	}
+	k, err := readSmall(keyFile)
 	if err != nil {
 		return nil, nil, err
 	}
-	k, _ := readSmall(keyFile)
+	defer clear(k)
 	kiosk, err := verify.ParseKioskKey(string(k))
-	clear(k)
 	if err != nil {
-		alog.Close()
+		return nil, nil, err
+	}
+	alog, err := audit.Open(dir, strings.TrimSpace(string(k)), audit.Options{})
+	if errors.Is(err, audit.ErrNoController) {
+		return nil, nil, hintError{err, []string{"run `oneface audit init -log-key FILE -controller RECIPIENT DIR` with the controller's age recipient (see `oneface audit controller-keygen`)"}}
+	}
+	if err != nil {
 		return nil, nil, err
 	}
 	return alog, kiosk, nil

@@ -58,8 +58,9 @@ type Quality struct {
 	SpreadMilli uint64 `cbor:"3,keyasint"` // largest Euclidean distance between them ×1000 (0 for one photo)
 }
 
-// ErrMalformed is returned for bytes that do not follow the format.
-var ErrMalformed = errors.New("reference: malformed")
+// ErrMalformed is returned for bytes that do not follow the format. Its
+// text says "verify:", the package that re-exports it to callers.
+var ErrMalformed = errors.New("verify: malformed reference")
 
 func malformed(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))

@@ -56,9 +56,9 @@ var (
 	// opens it, the PIN or deployment secret is wrong, or it was altered.
 	ErrUnseal = errors.New("reference: cannot be opened (wrong key or PIN, or altered)")
 	// ErrPINRequired: the reference is PIN-protected and no PIN was given.
-	ErrPINRequired = errors.New("reference: PIN required")
+	ErrPINRequired = errors.New("verify: reference PIN required")
 	// ErrTooLarge: the input exceeds MaxSealed or MaxText.
-	ErrTooLarge = errors.New("reference: too large")
+	ErrTooLarge = errors.New("verify: reference too large")
 )
 
 // PIN is the optional holder PIN layer: the PIN and the deployment secret

@@ -24,7 +24,7 @@ var (
 // Errors of the signature layer.
 var (
 	// ErrUnknownIssuer: the key ID names no trusted issuer key.
-	ErrUnknownIssuer = errors.New("reference: issuer not trusted")
+	ErrUnknownIssuer = errors.New("verify: reference issuer not trusted")
 	// ErrSignature: the signature does not verify under the trusted key.
 	ErrSignature = errors.New("reference: bad signature")
 )
