@@ -34,8 +34,9 @@ func TestVerifyLivenessFlag(t *testing.T) {
 	_, kioskPub, _ := runCLI("keygen", "verifier", "-o", p("kiosk.key"))
 	runCLI("keygen", "deployment", "-o", p("deploy.secret"))
 	runCLI("keygen", "log", "-name", "kiosk-t.test", "-o", p("log.key"))
+	os.WriteFile(p("subject.txt"), []byte("s-0001\n"), 0o600)
 	if code, out, stderr := runCLI("enroll", "-models", models, "-key", p("issuer.key"), "-secret", p("deploy.secret"),
-		"-to", strings.TrimSpace(kioskPub), "-purpose", "door-main", "-subject", "s-0001", "-o", p("ref.txt"), enrolPhoto); code != 0 {
+		"-to", strings.TrimSpace(kioskPub), "-purpose", "door-main", "-subject-file", p("subject.txt"), "-o", p("ref.txt"), enrolPhoto); code != 0 {
 		t.Fatalf("enroll: exit %d\n%s%s", code, out, stderr)
 	}
 	os.WriteFile(p("notice-1.txt"), []byte("We compare your face with your card."), 0o644)
