@@ -32,7 +32,7 @@ func (f *floats) Set(s string) error {
 
 func runEval(args []string, stdout, stderr io.Writer) error {
 	fs, dir := newFlags("eval", stderr)
-	pairs := fs.String("pairs", "", "CSV of pairs: a,b,same (paths relative to the CSV, or to -root)")
+	pairs := fs.String("pairs", "", "CSV of pairs: a,b,same[,cohort] (paths relative to the CSV, or to -root; with cohorts, per-cohort rates at the first -threshold)")
 	all := fs.String("all-pairs", "", "instead of -pairs: compare every pair of images in DIR/<person>/ (genuine within a folder, impostor across)")
 	root := fs.String("root", "", "folder the CSV's paths are relative to (default: the CSV's folder); rows cannot leave it")
 	outside := fs.Bool("allow-outside", false, "let CSV rows name files outside -root (absolute paths, .., links leading out)")
@@ -41,6 +41,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	compare := fs.String("compare", "", "overlay another run's report.json")
 	cache := fs.String("cache", ".cache/descriptors", "descriptor cache folder (\"\" to disable)")
 	workers := fs.Int("workers", 4, "parallel analyses")
+	model := fs.String("model", "dlib", "model: dlib (Euclidean distance) or arcface (cosine distance)")
 	var thresholds, targets floats
 	fs.Var(&thresholds, "threshold", "report FMR/FNMR at this distance (repeatable; default 0.6)")
 	fs.Var(&targets, "fmr", "report FNMR at this target FMR (repeatable; default 0.01,0.001)")
@@ -67,7 +68,11 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		cfg.TTY = true
 	}
-	rep, err := eval.Run(context.Background(), eval.EngineDescriber{E: e}, cfg)
+	d, err := evalDescriber(*model, *dir, e)
+	if err != nil {
+		return err
+	}
+	rep, err := eval.Run(context.Background(), d, cfg)
 	if err != nil {
 		return err
 	}

@@ -45,6 +45,8 @@ var commands = map[string]command{
 	"verify":   {"the kiosk: consented 1:1 verification of a live frame against a reference, audited", runVerify},
 	"revoke":   {"revoke a reference on this kiosk (durable state), audited", runBlock("revoke", false)},
 	"withdraw": {"record a holder's consent withdrawal on this kiosk (durable state), audited", runBlock("withdraw", true)},
+
+	"calibrate-site": {"measure a site's consenting captures at the shipped threshold; write a signed site calibration or refuse", runCalibrateSite},
 }
 
 // usageError marks errors in how the command was called (exit status 2).

@@ -1,7 +1,8 @@
 //go:build ignore
 
 // gen_calibration regenerates calibration.json: go generate ./internal/calib
-// (after `make setup`; it reads ../shared/faces/lfw-dev and .models).
+// (after `make setup`; it reads ../shared/faces/{lfw-dev,spoof-dev} and
+// .models, and caches per-image results under the user cache folder).
 package main
 
 import (
@@ -10,7 +11,7 @@ import (
 	"os"
 
 	"github.com/oneface/oneface/internal/calib/calibgen"
-	"github.com/oneface/oneface/internal/eval"
+	"github.com/oneface/oneface/internal/embed"
 	"github.com/oneface/oneface/internal/facerec"
 	"github.com/oneface/oneface/internal/testenv"
 )
@@ -21,7 +22,13 @@ func main() {
 		log.Fatal(err)
 	}
 	defer e.Close()
-	b, err := calibgen.Generate(context.Background(), eval.EngineDescriber{E: e}, testenv.FacesDir()+"/lfw-dev")
+	em, err := embed.Open(testenv.ModelDir(), embed.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer em.Close()
+	a := &calibgen.Analyser{Engine: e, Embedder: em, Cache: calibgen.CacheDir(e.ModelID())}
+	b, err := calibgen.Generate(context.Background(), a, testenv.FacesDir())
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -99,7 +99,7 @@ func jsonName(f reflect.StructField) (string, bool) {
 	if name == "" {
 		name = f.Name
 	}
-	return name, strings.Contains(","+opts+",", ",omitempty,")
+	return name, strings.Contains(","+opts+",", ",omitempty,") || strings.Contains(","+opts+",", ",omitzero,")
 }
 
 // marshalFinite encodes structs, slices and float64s itself, in field
@@ -242,6 +242,7 @@ func Summary(r *Report) string {
 	if len(r.FoldAccuracy) > 0 {
 		fmt.Fprintf(&b, "  %d-fold accuracy %s ± %s\n", len(r.FoldAccuracy), orNA("%.2f%%", 100*r.FoldMean), orNA("%.2f%%", 100*r.FoldStd))
 	}
+	b.WriteString(cohortSummary(r.Cohorts))
 	if len(r.LineErrors) > 0 {
 		fmt.Fprintf(&b, "  %d CSV lines skipped (first: %s)\n", len(r.LineErrors), r.LineErrors[0])
 	}

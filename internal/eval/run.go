@@ -125,12 +125,14 @@ type Report struct {
 	Impostor      []float64     `json:"impostor_distances"`
 	CacheHits     int           `json:"cache_hits"`
 	WallSeconds   float64       `json:"wall_seconds"`
+	Cohorts       CohortReport  `json:"cohorts,omitzero"` // when the pairs file has a cohort column (cohort.go)
 }
 
 type csvPair struct {
-	a, b string
-	same bool
-	line int
+	a, b   string
+	same   bool
+	line   int
+	cohort string
 }
 
 // allPairs lists every unordered pair of images under dir/<person>/,
@@ -153,7 +155,7 @@ func allPairs(dir string) ([]csvPair, error) {
 	var pairs []csvPair
 	for i := range rels {
 		for j := i + 1; j < len(rels); j++ {
-			pairs = append(pairs, csvPair{rels[i], rels[j], filepath.Dir(rels[i]) == filepath.Dir(rels[j]), 0})
+			pairs = append(pairs, csvPair{rels[i], rels[j], filepath.Dir(rels[i]) == filepath.Dir(rels[j]), 0, ""})
 		}
 	}
 	return pairs, nil
@@ -199,7 +201,7 @@ func readPairs(path string) ([]csvPair, []string, error) {
 		intern[s] = s
 		return s
 	}
-	var fieldBuf [4][]byte
+	var fieldBuf [5][]byte
 	for line := 1; ; line++ {
 		b, err := br.ReadSlice('\n')
 		total += int64(len(b))
@@ -224,14 +226,19 @@ func readPairs(path string) ([]csvPair, []string, error) {
 		case long:
 			lineErr(line, func() string { return fmt.Sprintf("longer than %d bytes", MaxPairsLine) })
 		case len(bytes.TrimSpace(rec)) == 0:
-		case line == 1 && string(rec) == "a,b,same":
+		case line == 1 && (string(rec) == "a,b,same" || string(rec) == "a,b,same,cohort"):
 		default:
 			fields, ferr := splitCSV(rec, &fieldBuf)
+			cohort := ""
+			if ferr == nil && len(fields) == 4 {
+				cohort = string(bytes.TrimSpace(fields[3]))
+				fields = fields[:3]
+			}
 			switch {
 			case ferr != nil:
 				lineErr(line, ferr.Error)
 			case len(fields) != 3:
-				lineErr(line, func() string { return fmt.Sprintf("%d fields, want 3 (a,b,same)", len(fields)) })
+				lineErr(line, func() string { return fmt.Sprintf("%d fields, want 3 or 4 (a,b,same[,cohort])", len(fields)) })
 			case string(fields[2]) != "0" && string(fields[2]) != "1":
 				lineErr(line, func() string { return fmt.Sprintf("same is %.40q, want 0 or 1", fields[2]) })
 			case len(fields[0]) == 0 || len(fields[1]) == 0:
@@ -239,7 +246,7 @@ func readPairs(path string) ([]csvPair, []string, error) {
 			case len(pairs) >= MaxPairs:
 				return nil, nil, fmt.Errorf("eval: pairs file %s: more than %d pairs", path, MaxPairs)
 			default:
-				pairs = append(pairs, csvPair{str(fields[0]), str(fields[1]), fields[2][0] == '1', line})
+				pairs = append(pairs, csvPair{str(fields[0]), str(fields[1]), fields[2][0] == '1', line, str([]byte(cohort))})
 			}
 		}
 		if eof {
@@ -255,7 +262,7 @@ func readPairs(path string) ([]csvPair, []string, error) {
 // splitCSV splits one CSV line (RFC 4180, without embedded newlines) into
 // buf: enough to tell a 3-field row from a bad one without allocating.
 // Quoted fields go through encoding/csv.
-func splitCSV(line []byte, buf *[4][]byte) ([][]byte, error) {
+func splitCSV(line []byte, buf *[5][]byte) ([][]byte, error) {
 	if bytes.IndexByte(line, '"') >= 0 {
 		r := csv.NewReader(bytes.NewReader(line))
 		r.FieldsPerRecord = -1
@@ -293,6 +300,7 @@ func splitCSV(line []byte, buf *[4][]byte) ([][]byte, error) {
 
 type outcome struct {
 	desc facerec.Descriptor
+	vec  []float32 // instead of desc, from a VectorDescriber (vector.go)
 	err  error
 }
 
@@ -342,7 +350,7 @@ func Run(ctx context.Context, d Describer, cfg Config) (*Report, error) {
 	}
 	rep := &Report{
 		Name: strings.TrimSuffix(filepath.Base(cfg.PairsFile), filepath.Ext(cfg.PairsFile)), PairsFile: cfg.PairsFile,
-		ModelID: d.ModelID(), Metric: "euclidean (match iff distance < threshold)", Selection: "face nearest the frame centre",
+		ModelID: d.ModelID(), Metric: metric(d), Selection: "face nearest the frame centre",
 		Images: len(paths), LineErrors: lineErrs, Pairs: len(pairs), CacheHits: hits,
 		FailedImages: []ImageError{},
 	}
@@ -354,18 +362,20 @@ func Run(ctx context.Context, d Describer, cfg Config) (*Report, error) {
 	rep.FTA = NewRate(len(rep.FailedImages), len(paths))
 	var s Scores
 	var labelled []Pair
+	var scored []scoredPair
 	for i, p := range pairs {
 		ra, rb := res[p.a], res[p.b]
 		if ra.err != nil || rb.err != nil {
 			rep.PairsLost++
 			continue
 		}
-		dist := facerec.Euclidean(&ra.desc, &rb.desc)
+		dist := distance(d, ra, rb)
 		fold := 0
 		if cfg.Folds > 1 {
 			fold = i * cfg.Folds / len(pairs)
 		}
 		labelled = append(labelled, Pair{dist, p.same, fold})
+		scored = append(scored, scoredPair{p.a, p.b, p.cohort, p.same, dist})
 		if p.same {
 			s.Genuine = append(s.Genuine, dist)
 		} else {
@@ -384,6 +394,7 @@ func Run(ctx context.Context, d Describer, cfg Config) (*Report, error) {
 		}
 		rep.AtFMR = append(rep.AtFMR, op)
 	}
+	rep.Cohorts = cohorts(scored, cfg.Thresholds[0])
 	rep.EER, rep.EERThreshold = s.EER()
 	rep.AUC = s.AUC()
 	if cfg.AllPairs == "" { // accuracy means little at hundreds of impostors per genuine pair
@@ -472,8 +483,7 @@ func describeOne(ctx context.Context, d Describer, cfg Config, root *safefile.Di
 			return o, true
 		}
 	}
-	desc, err := d.Describe(ctx, data)
-	o := outcome{desc: desc, err: err}
+	o := describe(ctx, d, data)
 	if cachePath != "" && (err == nil || errors.Is(err, facerec.ErrNoFace) || errors.Is(err, facerec.ErrCorruptImage) || errors.Is(err, facerec.ErrUnsupportedFormat)) {
 		writeCache(cachePath, o)
 	}
@@ -488,14 +498,7 @@ func readCache(path string) (outcome, bool) {
 	}
 	switch string(b[:2]) {
 	case "ok":
-		if len(b) != 2+4*facerec.DescriptorSize {
-			return outcome{}, false
-		}
-		var o outcome
-		for i := range o.desc {
-			o.desc[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[2+4*i:]))
-		}
-		return o, true
+		return decodeCached(b[2:])
 	case "er":
 		return outcome{err: errors.New(string(b[2:]))}, true
 	}
@@ -508,7 +511,7 @@ func writeCache(path string, o outcome) {
 		b.WriteString("er" + o.err.Error())
 	} else {
 		b.WriteString("ok")
-		for _, v := range o.desc {
+		for _, v := range o.vector() {
 			binary.Write(&b, binary.LittleEndian, math.Float32bits(v))
 		}
 	}

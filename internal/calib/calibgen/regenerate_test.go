@@ -9,24 +9,32 @@ import (
 	"testing"
 
 	"github.com/oneface/oneface/internal/calib"
-	"github.com/oneface/oneface/internal/eval"
+	"github.com/oneface/oneface/internal/embed"
 	"github.com/oneface/oneface/internal/facerec"
 	"github.com/oneface/oneface/internal/testenv"
 )
 
-// TestRegenerate runs the calibration on the dev set with the real engine
-// and checks the committed table is exactly what it produces.
+// TestRegenerate runs the calibration on the dev sets with the real engine
+// and embedder and checks the committed table is exactly what it
+// produces. Per-image results come from the cache ([CacheDir]) when
+// present; the first run analyses all 1,765 images.
 func TestRegenerate(t *testing.T) {
 	if testing.Short() {
-		t.Skip("all 1,614 dev images")
+		t.Skip("all 1,614 LFW dev images and 151 spoof-dev frames")
 	}
-	lfw := testenv.LFWDir(t)
+	testenv.LFWDir(t)
 	e, err := facerec.Open(testenv.ModelDir(), facerec.Options{})
 	if err != nil {
 		testenv.Missing(t, "dlib engine", err)
 	}
 	defer e.Close()
-	got, err := Generate(context.Background(), eval.EngineDescriber{E: e}, lfw)
+	em, err := embed.Open(testenv.ModelDir(), embed.Options{})
+	if err != nil {
+		testenv.Missing(t, "embedder", err)
+	}
+	defer em.Close()
+	a := &Analyser{Engine: e, Embedder: em, Cache: CacheDir(e.ModelID())}
+	got, err := Generate(context.Background(), a, testenv.FacesDir())
 	if err != nil {
 		t.Fatal(err)
 	}

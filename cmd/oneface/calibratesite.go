@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/oneface/oneface/internal/calib"
+	"github.com/oneface/oneface/internal/calib/calibgen"
+	"github.com/oneface/oneface/internal/embed"
+	"github.com/oneface/oneface/internal/facerec"
+	"github.com/oneface/oneface/internal/notekey"
+	"github.com/oneface/oneface/internal/site"
+	"github.com/oneface/oneface/internal/site/sitecheck"
+)
+
+// runCalibrateSite measures a deployment's own consenting captures at the
+// shipped thresholds and writes a signed site calibration, or refuses.
+func runCalibrateSite(args []string, stdout, stderr io.Writer) error {
+	fs, dir := newFlags("calibrate-site", stderr)
+	model := fs.String("model", "arcface", "model: arcface (default) or dlib")
+	target := fs.Float64("fmr", 1e-3, "target false-match rate (a calibrated one: 0.01, 0.001, 0.0001, 1e-05)")
+	keyFile := fs.String("key", "", "the deployment's signed-note private key file (PRIVATE+KEY+...)")
+	genKey := fs.Bool("genkey", false, "create -key (mode 0600, never overwritten) and print its public key")
+	name := fs.String("site", "", "site name (letters, digits, . _ -), written into the calibration")
+	out := fs.String("o", "", "write the signed site calibration here (never overwritten)")
+	tighten := fs.Bool("tighten", false, "where FMR exceeds the target, write the site's own stricter threshold instead of refusing")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 || *keyFile == "" || *name == "" || *out == "" {
+		return usageError{"calibrate-site needs -key FILE -site NAME -o FILE and one folder of captures (one subfolder per person)"}
+	}
+	if *model != "arcface" && *model != "dlib" {
+		return usageError{fmt.Sprintf("unknown model %q (arcface, dlib)", *model)}
+	}
+	if *genKey {
+		skey, vkey, err := note.GenerateKey(rand.Reader, *name)
+		if err != nil {
+			return err
+		}
+		if err := writeSecret(*keyFile, skey); err != nil {
+			return hintError{err, []string{"-genkey never overwrites a key: choose another -key or drop -genkey"}}
+		}
+		fmt.Fprintf(stdout, "deployment public key (configure the verifier with it): %s\n", vkey)
+	}
+	skeyBytes, err := os.ReadFile(*keyFile)
+	if err != nil {
+		return err
+	}
+	skey := strings.TrimSpace(string(skeyBytes))
+	clear(skeyBytes)
+	if _, err := note.NewSigner(skey); err != nil {
+		return fmt.Errorf("%s: not a signed-note private key: %v", *keyFile, err)
+	}
+	e, err := facerec.Open(*dir, facerec.Options{})
+	if err != nil {
+		return engineError(*dir, err)
+	}
+	defer e.Close()
+	em, err := embed.Open(*dir, embed.Options{})
+	if err != nil {
+		return engineError(*dir, err)
+	}
+	defer em.Close()
+	tab, err := calib.Load()
+	if err != nil {
+		return err
+	}
+	res, err := sitecheck.Check(context.Background(), &calibgen.Analyser{Engine: e, Embedder: em}, tab,
+		sitecheck.Config{Dir: fs.Arg(0), Model: *model, TargetFMR: *target, Tighten: *tighten})
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, sitecheck.Summary(res))
+	c, err := res.Calibration(*name)
+	if errors.Is(err, sitecheck.ErrFMRExceeded) {
+		return hintError{err, []string{
+			"the shipped threshold does not hold for this site's population or camera: do not enable the policy here",
+			"re-run with -tighten to write the site's own stricter threshold (more genuine users refused), or capture more people",
+		}}
+	}
+	if err != nil {
+		return err
+	}
+	signed, err := site.Sign(c, skey)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(signed); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	_, _, vkey, err := notekey.Private(skey)
+	if err != nil {
+		return err
+	}
+	o, err := site.Load(signed, vkey)
+	if err != nil {
+		return fmt.Errorf("written calibration does not load: %w", err)
+	}
+	fmt.Fprintf(stdout, "site calibration: %s (SHA-256 %x)\n", *out, o.Hash)
+	return nil
+}

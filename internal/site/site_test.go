@@ -1,0 +1,191 @@
+package site
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"strings"
+	"testing"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/oneface/oneface/internal/calib"
+)
+
+const model = "0123456789abcdef0123456789abcdef"
+
+var table = &calib.Table{Models: []calib.Model{{ModelID: model, Entries: []calib.Entry{
+	{Photos: 1, TargetFMR: 1e-3, Threshold: 0.5758},
+	{Photos: 2, TargetFMR: 1e-3, Threshold: 0.573},
+	{Photos: 1, TargetFMR: 1e-2, Threshold: 0.6225},
+}}}}
+
+func keys(t testing.TB) (skey, vkey string) {
+	skey, vkey, err := note.GenerateKey(rand.Reader, "kiosk-site")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return skey, vkey
+}
+
+func good() *Calibration {
+	return &Calibration{Site: "lobby-1", ModelID: model, TargetFMR: 1e-3, Points: []Point{
+		{Photos: 1, Threshold: 0.5758, Shipped: 0.5758, FMR: calib.Rate{Errors: 0, Trials: 5041}, FNMR: calib.Rate{Errors: 2, Trials: 657}, Supported: true},
+		{Photos: 2, Threshold: 0.55, Shipped: 0.573, FMR: calib.Rate{Errors: 0, Trials: 900}, FNMR: calib.Rate{Errors: 0, Trials: 100}},
+	}}
+}
+
+func TestRoundTrip(t *testing.T) {
+	skey, vkey := keys(t)
+	signed, err := Sign(good(), skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := load(signed, vkey, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Thresholds[1] != 0.5758 || o.Thresholds[2] != 0.55 || len(o.Thresholds) != 2 || o.Site != "lobby-1" || !o.Points[0].Supported || o.Points[1].FMR.Trials != 900 {
+		t.Fatalf("%+v", o)
+	}
+	if o.Hash == [32]byte{} {
+		t.Fatal("no hash")
+	}
+	t.Logf("%s", signed)
+}
+
+// TestRefusesLooser: the deployment key holder (the attacker owns the
+// kiosk's disk and keys) signs a threshold above the shipped one, or
+// writes a shipped value that differs from the table's: Load refuses
+// both, because it compares with the embedded table, not with the file.
+func TestRefusesLooser(t *testing.T) {
+	skey, vkey := keys(t)
+	cases := map[string]func(c *Calibration){
+		"threshold above shipped":  func(c *Calibration) { c.Points[0].Threshold, c.Points[0].Shipped = 0.7, 0.7 },
+		"shipped misstated":        func(c *Calibration) { c.Points[1].Shipped = 0.56 },
+		"uncalibrated target":      func(c *Calibration) { c.TargetFMR = 5e-3 },
+		"unknown model":            func(c *Calibration) { c.ModelID = strings.Repeat("f", 32) },
+		"uncalibrated photo count": func(c *Calibration) { c.Points = append(c.Points, Point{Photos: 3, Threshold: 0.5, Shipped: 0.5}) },
+	}
+	for name, mut := range cases {
+		c := good()
+		mut(c)
+		signed, err := Sign(c, skey)
+		if err != nil {
+			t.Fatalf("%s: sign: %v", name, err)
+		}
+		if _, err := load(signed, vkey, table); !errors.Is(err, ErrLooser) {
+			t.Errorf("%s: %v, want ErrLooser", name, err)
+		}
+	}
+	// Marshal itself refuses a threshold above the file's shipped value.
+	c := good()
+	c.Points[1].Threshold = 0.6
+	if _, err := Sign(c, skey); !errors.Is(err, ErrLooser) {
+		t.Errorf("threshold above the file's shipped: %v", err)
+	}
+}
+
+func TestRefusesForgery(t *testing.T) {
+	skey, vkey := keys(t)
+	signed, err := Sign(good(), skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Stricter is harmless, but any change breaks the signature.
+	tampered := bytes.Replace(signed, []byte("threshold 0.55 "), []byte("threshold 0.54 "), 1)
+	if _, err := load(tampered, vkey, table); !errors.Is(err, ErrSignature) {
+		t.Errorf("tampered: %v", err)
+	}
+	otherS, _ := keys(t)
+	other, _ := Sign(good(), otherS)
+	if _, err := load(other, vkey, table); !errors.Is(err, ErrSignature) {
+		t.Errorf("other key: %v", err)
+	}
+	if _, err := load(append(bytes.Repeat([]byte("x"), MaxSize), signed...), vkey, table); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("oversize: %v", err)
+	}
+}
+
+func TestParseStrict(t *testing.T) {
+	text, err := good().Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(text)
+	for name, bad := range map[string]string{
+		"intro v2":          strings.Replace(s, "v1", "v2", 1),
+		"no final newline":  strings.TrimSuffix(s, "\n"),
+		"blank line":        s + "\n",
+		"CRLF":              strings.ReplaceAll(s, "\n", "\r\n"),
+		"site spaces":       strings.Replace(s, "lobby-1", "lobby 1", 1),
+		"upper hex":         strings.Replace(s, model, strings.ToUpper(model), 1),
+		"exponent":          strings.Replace(s, "threshold 0.55 ", "threshold 5.5e-1 ", 1),
+		"5 decimals":        strings.Replace(s, "threshold 0.55 ", "threshold 0.55001 ", 1),
+		"NaN":               strings.Replace(s, "threshold 0.55 ", "threshold NaN ", 1),
+		"negative count":    strings.Replace(s, "fmr 0 900", "fmr -1 900", 1),
+		"leading zero":      strings.Replace(s, "fmr 0 900", "fmr 0 0900", 1),
+		"errors > trials":   strings.Replace(s, "fnmr 0 100", "fnmr 101 100", 1),
+		"photos out of seq": strings.Replace(s, "photos 2", "photos 3", 1),
+		"supported maybe":   strings.Replace(s, "supported no", "supported maybe", 1),
+		"extra field":       strings.Replace(s, "supported no", "supported no x", 1),
+		"target spelled":    strings.Replace(s, "target-fmr 0.001", "target-fmr 1e-3", 1),
+		"no points":         strings.Join(strings.Split(s, "\n")[:4], "\n") + "\n",
+	} {
+		if _, err := parse(bad); err == nil {
+			t.Errorf("%s: accepted %q", name, bad)
+		}
+	}
+}
+
+// TestEmbeddedTable loads a site calibration against the shipped table.
+func TestEmbeddedTable(t *testing.T) {
+	tab, err := calib.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := tab.Models[len(tab.Models)-1]
+	p, err := tab.Lookup(m.ModelID, 1, 1e-3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	skey, vkey := keys(t)
+	c := &Calibration{Site: "s", ModelID: m.ModelID, TargetFMR: 1e-3, Points: []Point{{Photos: 1, Threshold: p.Threshold, Shipped: p.Threshold}}}
+	signed, err := Sign(c, skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := Load(signed, vkey)
+	if err != nil || o.Thresholds[1] != p.Threshold {
+		t.Fatalf("%v %+v", err, o)
+	}
+}
+
+func FuzzLoad(f *testing.F) {
+	skey, vkey := keys(f)
+	signed, err := Sign(good(), skey)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(signed)
+	text, _ := good().Marshal()
+	f.Add(text)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		o, err := load(b, vkey, table)
+		if err == nil {
+			for k, th := range o.Thresholds {
+				p, _ := table.Lookup(model, k, o.TargetFMR)
+				if th > p.Threshold {
+					t.Fatalf("accepted looser threshold %v > %v", th, p.Threshold)
+				}
+			}
+		}
+		// The parser behind the signature, on any text.
+		if c, err := parse(string(b)); err == nil {
+			again, err := c.Marshal()
+			if err != nil || string(again) != string(b) {
+				t.Fatalf("parse→marshal not identity: %q → %q, %v", b, again, err)
+			}
+		}
+	})
+}
