@@ -3,6 +3,7 @@
 package verify
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/csv"
@@ -13,14 +14,19 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/oneface/oneface/audit"
+	"github.com/oneface/oneface/internal/calib"
 	"github.com/oneface/oneface/internal/eval"
 	"github.com/oneface/oneface/internal/facerec"
+	"github.com/oneface/oneface/internal/site"
 	"github.com/oneface/oneface/internal/testenv"
 )
 
@@ -322,5 +328,234 @@ func TestMemoMatchesEngine(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// twoModels is a kiosk on the shared engine (both models loaded) with an
+// issuer for each model.
+type twoModels struct {
+	k              *kiosk
+	arcID, dlibID  ModelID
+	dlibIssuer     *Issuer
+	openerBoth     *Opener
+	arcRef, dlbRef *Enrollment
+}
+
+func newTwoModels(t *testing.T, policy Policy) *twoModels {
+	t.Helper()
+	shared := realEngine(t)
+	k := newKioskOn(t, shared, nil, policy)
+	tm := &twoModels{k: k}
+	var ok bool
+	if tm.arcID, ok = shared.ModelIDFor(ModelArcFace); !ok || tm.arcID != shared.ModelID() {
+		t.Fatal("the default engine does not run the embedding by default")
+	}
+	tm.dlibID, _ = shared.ModelIDFor(ModelDlib)
+	is, err := NewIssuer(IssuerConfig{Key: k.d.issuer, Secret: k.d.secret, Engine: dlibView(shared), Clock: k.clock, MinFacePixels: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm.dlibIssuer = is
+	if tm.openerBoth, err = NewOpener(OpenerConfig{Issuers: []*IssuerPublicKey{k.d.issuer.Public()}, Keys: []*VerifierKey{k.d.verifier},
+		Secret: k.d.secret, ModelID: tm.arcID, ModelIDs: []ModelID{tm.dlibID}, Clock: k.clock}); err != nil {
+		t.Fatal(err)
+	}
+	tm.arcRef = k.enroll(t, abel1)
+	if tm.dlbRef, err = is.Enroll(context.Background(), EnrollRequest{SubjectID: "s-dlib", Photos: [][]byte{testenv.ReadLFW(t, abel1)},
+		Purposes: []string{"door-main"}, Verifiers: []*VerifierRecipient{k.d.verifier.Recipient()}}); err != nil {
+		t.Fatal(err)
+	}
+	return tm
+}
+
+// verifier is a further verifier on the kiosk's state and log.
+func (tm *twoModels) verifier(o *Opener, p Policy, siteCal []byte, siteKey string) (*Verifier, error) {
+	k := tm.k
+	p.Notices = map[string][32]byte{"notice-1": NoticeHash(noticeText)}
+	p.Liveness, p.UnsealPerMinute, p.ExposeDistance = LivenessNone, 1<<20, true
+	return New(VerifierConfig{Engine: k.engine, Opener: o, Audit: k.log, State: k.state, KioskKey: k.kioskKey, Policy: p, Clock: k.clock,
+		SiteCalibration: siteCal, SiteKey: siteKey})
+}
+
+// lastModel is the model ID of the last audit entry.
+func (tm *twoModels) lastModel(t *testing.T) string {
+	r, err := audit.ParseRecord(must(tm.k.log.Entry(tm.k.log.Size() - 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Entry.ModelID
+}
+
+// TestModelSelection: the default verifier compares under the embedding
+// only; a dlib reference is refused as another model — by the opener when
+// it does not accept dlib's ID, by the policy when the opener does but
+// Policy.Models leaves dlib out — and that refusal does not count as a
+// failed attempt. A verifier listing both models compares each reference
+// under its own model, metric and threshold, and audits that model.
+func TestModelSelection(t *testing.T) {
+	tm := newTwoModels(t, Policy{MaxFailures: 1})
+	k, ctx := tm.k, context.Background()
+	abel := testenv.ReadLFW(t, abel1)
+
+	d, err := k.verifier.Verify(ctx, k.request(tm.dlbRef.Reference, abel))
+	if err != nil || !d.Refused || d.Reasons[0].Code != ReasonReferenceModel {
+		t.Fatalf("dlib reference, arcface-only opener: %+v %v", d, err)
+	}
+	arcOnly, err := tm.verifier(tm.openerBoth, Policy{MaxFailures: 1}, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 { // MaxFailures 1: a counted attempt would lock the reference
+		d, err := arcOnly.Verify(ctx, k.request(tm.dlbRef.Reference, abel))
+		if err != nil || !d.Refused || d.Reasons[0].Code != ReasonReferenceModel {
+			t.Fatalf("dlib reference, policy without dlib: %+v %v", d, err)
+		}
+		if got := tm.lastModel(t); got != tm.dlibID.String() {
+			t.Fatalf("refusal audited under model %s, want the reference's %s", got, tm.dlibID)
+		}
+	}
+	both, err := tm.verifier(tm.openerBoth, Policy{MaxFailures: 1, Models: []Model{ModelArcFace, ModelDlib}}, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		enr   *Enrollment
+		probe []byte
+		id    ModelID
+	}{{tm.dlbRef, abel, tm.dlibID}, {tm.arcRef, testenv.ReadLFW(t, abel4), tm.arcID}} {
+		d, err := both.Verify(ctx, k.request(c.enr.Reference, c.probe))
+		if err != nil || !d.Match {
+			t.Fatalf("model %s: %+v %v", c.id, d, err)
+		}
+		if d.Threshold != both.thresholds[c.id][1] || tm.lastModel(t) != c.id.String() {
+			t.Fatalf("model %s: threshold %v (want %v), audited under %s", c.id, d.Threshold, both.thresholds[c.id][1], tm.lastModel(t))
+		}
+		t.Logf("model %s: distance %.4f < threshold %.4f", c.id, d.Distance, d.Threshold)
+	}
+	if both.thresholds[tm.dlibID][1] == both.thresholds[tm.arcID][1] {
+		t.Fatal("one threshold for two metrics")
+	}
+
+	// Configurations that cannot be honoured.
+	dlibOnly := dlibView(k.engine)
+	for name, f := range map[string]func() error{
+		"embedding on a dlib-only engine": func() error {
+			_, err := New(VerifierConfig{Engine: dlibOnly, Opener: tm.openerBoth, Audit: k.log, State: k.state, KioskKey: k.kioskKey,
+				Policy: Policy{Notices: map[string][32]byte{"n": NoticeHash("x")}, Liveness: LivenessNone, Models: []Model{ModelArcFace}}})
+			return err
+		},
+		"dlib, opener without its ID": func() error {
+			_, err := tm.verifier(k.verifier.c.Opener, Policy{Models: []Model{ModelDlib}}, nil, "")
+			return err
+		},
+		"unknown model": func() error {
+			_, err := tm.verifier(tm.openerBoth, Policy{Models: []Model{"facenet"}}, nil, "")
+			return err
+		},
+	} {
+		if err := f(); !errors.Is(err, ErrPolicy) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := OpenEngine(testenv.ModelDir(), EngineOptions{Model: "facenet"}); err == nil {
+		t.Error("OpenEngine accepted an unknown model")
+	}
+}
+
+// siteFile signs a site calibration for model id at FMR 1e-3 whose
+// one-photo threshold is the shipped one minus tighten (4 decimals).
+func siteFile(t *testing.T, skey string, id ModelID, shipped, tighten float64) []byte {
+	t.Helper()
+	th := math.Round((shipped-tighten)*1e4) / 1e4
+	b, err := site.Sign(&site.Calibration{Site: "door-test", ModelID: id.String(), TargetFMR: 1e-3, Points: []site.Point{{
+		Photos: 1, Threshold: th, Shipped: shipped, FMR: calib.Rate{Trials: 5041}, FNMR: calib.Rate{Trials: 657}, Supported: true}}}, skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestSiteCalibration: a signed site calibration replaces its model's
+// thresholds by its own stricter ones and its SHA-256 is in the
+// configuration audit entry; enrolment counts it did not measure are
+// refused as uncalibrated. Attacks on the file — another signer, a looser
+// threshold signed by the right key, another model or target — stop New.
+func TestSiteCalibration(t *testing.T) {
+	tm := newTwoModels(t, Policy{})
+	k, ctx := tm.k, context.Background()
+	skey, vkey, err := note.GenerateKey(nil, "door-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shipped := k.verifier.thresholds[tm.arcID][1]
+	good := siteFile(t, skey, tm.arcID, shipped, 0.05)
+	v, err := tm.verifier(k.verifier.c.Opener, Policy{}, good, vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := v.thresholds[tm.arcID]; len(got) != 1 || got[1] != math.Round((shipped-0.05)*1e4)/1e4 {
+		t.Fatalf("thresholds under the site calibration: %v (shipped %v)", got, shipped)
+	}
+	r, err := audit.ParseRecord(must(k.log.Entry(k.log.Size() - 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := r.Policy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := sha256.Sum256(good); !bytes.Equal(pol.SiteCalibration, want[:]) {
+		t.Fatalf("configuration entry records site calibration %x, want %x", pol.SiteCalibration, want)
+	}
+	if d, err := v.Verify(ctx, k.request(tm.arcRef.Reference, testenv.ReadLFW(t, abel4))); err != nil || d.Refused || d.Threshold != v.thresholds[tm.arcID][1] {
+		t.Fatalf("one-photo reference under the site calibration: %+v %v", d, err)
+	}
+	two := k.enroll(t, abel1, "lfw-deepfunneled/Abel_Pacheco/Abel_Pacheco_0002.jpg")
+	if d, err := v.Verify(ctx, k.request(two.Reference, testenv.ReadLFW(t, abel4))); err != nil || !d.Refused || d.Reasons[0].Code != ReasonReferenceUncalibrated {
+		t.Fatalf("two-photo reference, site measured one: %+v %v", d, err)
+	}
+	// Without a site calibration the configuration entry says so.
+	if r, _ := audit.ParseRecord(must(k.log.Entry(0))); r != nil {
+		if p, err := r.Policy(); err != nil || p.SiteCalibration != nil {
+			t.Fatalf("first configuration entry: %+v %v", p, err)
+		}
+	}
+
+	otherKey, _, _ := note.GenerateKey(nil, "door-test")
+	looser := func() []byte { // the right key, a threshold above the shipped one
+		text := fmt.Sprintf("oneface site calibration v1\nsite door-test\nmodel %s\ntarget-fmr 0.001\nphotos 1 threshold %s shipped %s fmr 0 5041 fnmr 0 657 supported yes\n",
+			tm.arcID, strconv.FormatFloat(shipped+0.1, 'f', -1, 64), strconv.FormatFloat(shipped, 'f', -1, 64))
+		s, _ := note.NewSigner(skey)
+		b, err := note.Sign(&note.Note{Text: text}, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}()
+	both, err := tm.verifier(tm.openerBoth, Policy{Models: []Model{ModelArcFace, ModelDlib}}, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	forDlib := siteFile(t, skey, tm.dlibID, both.thresholds[tm.dlibID][1], 0.01)
+	for name, c := range map[string]struct {
+		file   []byte
+		key    string
+		policy Policy
+	}{
+		"another signer":             {siteFile(t, otherKey, tm.arcID, shipped, 0.05), vkey, Policy{}},
+		"looser, signed":             {looser, vkey, Policy{}},
+		"another model":              {forDlib, vkey, Policy{}},
+		"two models, one site check": {good, vkey, Policy{Models: []Model{ModelArcFace, ModelDlib}}},
+		"another target FMR":         {good, vkey, Policy{TargetFMR: 1e-2}},
+		"truncated":                  {good[:len(good)-10], vkey, Policy{}},
+		"no key":                     {good, "", Policy{}},
+	} {
+		o := k.verifier.c.Opener
+		if len(c.policy.Models) == 2 {
+			o = tm.openerBoth
+		}
+		if _, err := tm.verifier(o, c.policy, c.file, c.key); !errors.Is(err, ErrPolicy) {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }
