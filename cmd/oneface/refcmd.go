@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/oneface/oneface/audit"
-	"github.com/oneface/oneface/internal/facerec"
 	"github.com/oneface/oneface/internal/imageio"
 	"github.com/oneface/oneface/internal/safefile"
 	"github.com/oneface/oneface/verify"
@@ -131,6 +130,7 @@ func pinFromEnv(name string) (string, error) {
 
 func runEnroll(args []string, stdout, stderr io.Writer) error {
 	fs, dir := newFlags("enroll", stderr)
+	model := modelFlag(fs)
 	keyFile := fs.String("key", "", "issuer secret key file")
 	secretFile := fs.String("secret", "", "deployment secret file")
 	subject := fs.String("subject", "", "the issuer's ID for the person (only its pseudonym is stored)")
@@ -198,9 +198,9 @@ func runEnroll(args []string, stdout, stderr io.Writer) error {
 		}
 		defer alog.Close()
 	}
-	engine, err := verify.OpenEngine(*dir, verify.EngineOptions{})
+	engine, err := openEngine(*dir, *model)
 	if err != nil {
-		return engineError(*dir, err)
+		return err
 	}
 	defer engine.Close()
 	issuer, err := verify.NewIssuer(verify.IssuerConfig{Key: key, Secret: secret, Engine: engine})
@@ -278,11 +278,9 @@ func runOpen(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	id, err := facerec.CheckModels(*dir)
-	if err != nil {
-		return engineError(*dir, err)
+	if cfg.ModelID, cfg.ModelIDs, err = referenceModels(*dir); err != nil {
+		return err
 	}
-	cfg.ModelID = verify.ModelID(id)
 	cfg.AllowV1 = *allowV1
 	o, err := verify.NewOpener(cfg)
 	if err != nil {
