@@ -559,3 +559,28 @@ func TestSiteCalibration(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenEngineModels: a model directory without the embedding network
+// opens for dlib alone, and the default engine refuses it as a model-file
+// error (never falling back to dlib silently).
+func TestOpenEngineModels(t *testing.T) {
+	realEngine(t) // skips when the models are absent
+	dir := t.TempDir()
+	for _, p := range facerec.Pins() {
+		if err := os.Symlink(filepath.Join(testenv.ModelDir(), p.File), filepath.Join(dir, p.File)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := OpenEngine(dir, EngineOptions{}); !errors.Is(err, ErrModelFiles) {
+		t.Fatalf("default engine without fr_feature.onnx: %v", err)
+	}
+	e, err := OpenEngine(dir, EngineOptions{Model: ModelDlib, PoolSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	shared, _ := realEngine(t).ModelIDFor(ModelDlib)
+	if _, ok := e.ModelIDFor(ModelArcFace); ok || e.Model() != ModelDlib || e.ModelID() != shared {
+		t.Fatalf("dlib-only engine: model %s, ID %s", e.Model(), e.ModelID())
+	}
+}
