@@ -26,8 +26,10 @@
 // A reference (format version 2) binds a random [ReferenceID] (the
 // revocation handle), a per-deployment subject [Pseudonym] (never a name),
 // the issuer key ID, issued-at and expires-at, the allowed purposes, the
-// [ModelID], the template (the mean descriptor of the enrolment photos:
-// 128 values in half precision, or 512 in int8 with a per-vector scale),
+// [ModelID], the template (the mean vector of the enrolment photos under
+// the issuer engine's [Model]: 512 values in int8 with a per-vector scale
+// for the default ArcFace-class embedding, or dlib's 128 in half
+// precision),
 // an enrolment [Quality] summary, whether a PIN is required, and the
 // deployment (an ID derived from the [DeploymentSecret]). It is signed
 // (COSE_Sign1, Ed25519), optionally PIN-protected, and sealed with age to
@@ -63,10 +65,13 @@
 // one subject, face at least 72 px wide, sharpness, exposure, and yaw from
 // the 68 landmarks, each refusal saying retry or reject); then one
 // comparison — on the good frame with the largest face, so the decision
-// stays at the calibrated false-match rate — of the Euclidean distance
-// against the threshold the calibration table gives for the policy's
-// target FMR (default 1e-3; a target the table does not hold makes [New]
-// fail) and the reference's number of enrolment photos. The outcome,
+// stays at the calibrated false-match rate — under the model the
+// reference names (cosine distance for the embedding, Euclidean for dlib;
+// a model [Policy].Models does not list is refused) against the threshold
+// the calibration table gives for that model, the policy's target FMR
+// (default 1e-3; a target the table does not hold makes [New] fail) and
+// the reference's number of enrolment photos, or the stricter one of a
+// signed site calibration ([VerifierConfig].SiteCalibration). The outcome,
 // refusals included, is appended to the audit log before it is returned;
 // if that fails, Verify returns an error and never a match. A match then
 // clears the reference's attempts; a no-match leaves its attempt as a
@@ -86,6 +91,19 @@
 // both. Liveness refusals count as failed attempts towards the lockout.
 // What the checks detect and what they do not (screen replay of a video,
 // 3-D masks, an injected camera feed) is in docs/liveness.md.
+//
+// # Models
+//
+// [OpenEngine] loads dlib (detector, 68 landmarks, its 128-D descriptor)
+// and, by default, the ArcFace-class 512-D embedding ([ModelArcFace],
+// internal/embed); [EngineOptions].Model = [ModelDlib] loads dlib alone.
+// Enrolment uses the engine's model. A verifier compares under the models
+// of [Policy].Models (default: the engine's), each at its own calibrated
+// thresholds; list [ModelDlib] too (and both IDs in
+// [OpenerConfig].ModelIDs) to accept dlib references, or leave it out to
+// refuse the weaker model. The calibrated rates hold for populations and
+// cameras like those measured (internal/calib, docs/accuracy.md);
+// TestDevSetsFullPath measures both models through this package.
 //
 // # State
 //
@@ -111,7 +129,8 @@
 // zeroed before the call that filled it returns: in [Opener.Open] and
 // [Verifier.Verify], the age plaintext, the PIN layer's plaintext, the
 // COSE payload and the parsed body's template; in Verify, every detected
-// face's descriptor, the live descriptor and the reference's template;
+// face's descriptor, the live descriptor or embedding and the reference's
+// template;
 // enrolment buffers in [Issuer.Enroll]; [Reference.Wipe] for a Reference
 // a caller holds. The face engine zeroes the pixels and JPEG buffers it
 // allocates. This is best effort, and Go cannot guarantee more: its

@@ -161,10 +161,10 @@ func TestEnrollAuditFailClosed(t *testing.T) {
 func TestIssuerTypedNilAudit(t *testing.T) {
 	d := newDeployment(t)
 	var l *audit.Log
-	if _, err := NewIssuer(IssuerConfig{Key: d.issuer, Secret: d.secret, Engine: &Engine{}, Audit: l}); err == nil {
+	if _, err := NewIssuer(IssuerConfig{Key: d.issuer, Secret: d.secret, Engine: &Engine{model: ModelDlib}, Audit: l}); err == nil {
 		t.Fatal("NewIssuer accepted a nil *audit.Log")
 	}
-	if _, err := NewIssuer(IssuerConfig{Key: d.issuer, Secret: d.secret, Engine: &Engine{}}); err != nil {
+	if _, err := NewIssuer(IssuerConfig{Key: d.issuer, Secret: d.secret, Engine: &Engine{model: ModelDlib}}); err != nil {
 		t.Fatalf("no audit log: %v", err)
 	}
 }

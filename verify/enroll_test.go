@@ -57,7 +57,14 @@ func realIssuer(t *testing.T, d *testDeployment, e *Engine) *Issuer {
 }
 
 // subjectDescriptor is the engine's own descriptor of a photo's subject.
-func subjectDescriptor(t *testing.T, e *Engine, photo []byte) facerec.Descriptor {
+// dlibView is e enrolling with dlib's descriptor: the same loaded engine
+// under the other model (tests only; never closed).
+func dlibView(e *Engine) *Engine { return &Engine{e: e.e, model: ModelDlib} }
+
+// subjectVector is the vector of the one face in photo under m, computed
+// beside the verifier's path: facerec's descriptor, or internal/embed on
+// the image decoded by image/jpeg.
+func subjectVector(t testing.TB, e *Engine, m Model, photo []byte) []float32 {
 	t.Helper()
 	a, err := e.e.Analyze(context.Background(), facerec.Bytes(photo))
 	if err != nil {
@@ -67,47 +74,72 @@ func subjectDescriptor(t *testing.T, e *Engine, photo []byte) facerec.Descriptor
 	if err != nil {
 		t.Fatal(err)
 	}
-	return f.Descriptor
+	if m == ModelDlib {
+		return f.Descriptor[:]
+	}
+	img, err := jpeg.Decode(bytes.NewReader(photo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	emb, err := e.em.Embed(context.Background(), img, f.Landmarks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return emb[:]
 }
 
-// TestEnrollRealFaces: enrol from one dev photo, open the reference, and
-// compare it with another photo of the same person and with an impostor:
-// the distances equal the engine's within half-precision error.
+// TestEnrollRealFaces: enrol from one dev photo with each model, open the
+// reference, and compare it with another photo of the same person and
+// with an impostor: the distances equal the engine's within the
+// template's quantisation (half precision for dlib, int8 for the
+// embedding: at most 1.6e-3 on LFW dev, internal/embed TestQuantisation).
 func TestEnrollRealFaces(t *testing.T) {
-	e := realEngine(t)
-	d := newDeployment(t)
-	d.model = e.ModelID()
-	enr, err := realIssuer(t, d, e).Enroll(context.Background(), EnrollRequest{
-		SubjectID: "employee-42", Photos: [][]byte{testenv.ReadLFW(t, abel1)},
-		Purposes: []string{"door-main"}, Verifiers: []*VerifierRecipient{d.verifier.Recipient()},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if enr.Quality.Photos != 1 || enr.Quality.MinFacePx < 80 || enr.Subject != d.secret.Pseudonym("employee-42") {
-		t.Fatalf("enrolment summary %+v", enr)
-	}
-	r, err := d.opener(t, nil).Open(enr.Reference, "door-main", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.ID() != enr.ID || r.ModelID() != e.ModelID() {
-		t.Fatal("opened reference differs from the enrolment")
-	}
-	// More photos than the calibration covers: refused before any analysis.
-	four := [][]byte{testenv.ReadLFW(t, abel1), testenv.ReadLFW(t, abel1), testenv.ReadLFW(t, abel1), testenv.ReadLFW(t, abel1)}
-	if _, err := realIssuer(t, d, e).Enroll(context.Background(), EnrollRequest{SubjectID: "x", Photos: four,
-		Purposes: []string{"door-main"}, Verifiers: []*VerifierRecipient{d.verifier.Recipient()}}); err == nil || !strings.Contains(err.Error(), "(1..3)") {
-		t.Fatalf("4 enrolment photos: %v", err)
-	}
-	enrolled := subjectDescriptor(t, e, testenv.ReadLFW(t, abel1))
-	for _, probe := range []string{abel4, akhmed} {
-		live := subjectDescriptor(t, e, testenv.ReadLFW(t, probe))
-		viaRef, direct := r.distance(live[:]), facerec.Euclidean(&enrolled, &live)
-		t.Logf("%s: through the reference %.5f, engine %.5f", filepath.Base(probe), viaRef, direct)
-		if math.Abs(viaRef-direct) > 1e-3 {
-			t.Errorf("%s: distance through the reference %.5f, engine %.5f", probe, viaRef, direct)
-		}
+	shared := realEngine(t)
+	for _, c := range []struct {
+		e    *Engine
+		dims int
+		tol  float64
+	}{{shared, 512, 2e-3}, {dlibView(shared), 128, 1e-3}} {
+		e, m := c.e, c.e.Model()
+		t.Run(string(m), func(t *testing.T) {
+			d := newDeployment(t)
+			d.model = e.ModelID()
+			enr, err := realIssuer(t, d, e).Enroll(context.Background(), EnrollRequest{
+				SubjectID: "employee-42", Photos: [][]byte{testenv.ReadLFW(t, abel1)},
+				Purposes: []string{"door-main"}, Verifiers: []*VerifierRecipient{d.verifier.Recipient()},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if enr.Quality.Photos != 1 || enr.Quality.MinFacePx < 80 || enr.Subject != d.secret.Pseudonym("employee-42") {
+				t.Fatalf("enrolment summary %+v", enr)
+			}
+			r, err := d.opener(t, nil).Open(enr.Reference, "door-main", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.ID() != enr.ID || r.ModelID() != e.ModelID() || len(r.descs[0]) != c.dims {
+				t.Fatalf("opened reference differs from the enrolment: model %s, %d dims", r.ModelID(), len(r.descs[0]))
+			}
+			if other, _ := shared.ModelIDFor(map[Model]Model{ModelArcFace: ModelDlib, ModelDlib: ModelArcFace}[m]); other == r.ModelID() {
+				t.Fatal("both models have one ID")
+			}
+			// More photos than the calibration covers: refused before any analysis.
+			four := [][]byte{testenv.ReadLFW(t, abel1), testenv.ReadLFW(t, abel1), testenv.ReadLFW(t, abel1), testenv.ReadLFW(t, abel1)}
+			if _, err := realIssuer(t, d, e).Enroll(context.Background(), EnrollRequest{SubjectID: "x", Photos: four,
+				Purposes: []string{"door-main"}, Verifiers: []*VerifierRecipient{d.verifier.Recipient()}}); err == nil || !strings.Contains(err.Error(), "(1..3)") {
+				t.Fatalf("4 enrolment photos: %v", err)
+			}
+			enrolled := subjectVector(t, shared, m, testenv.ReadLFW(t, abel1))
+			for _, probe := range []string{abel4, akhmed} {
+				live := subjectVector(t, shared, m, testenv.ReadLFW(t, probe))
+				viaRef, direct := distance(m, r.descs[0], live), distance(m, enrolled, live)
+				t.Logf("%s: through the reference %.5f, engine %.5f", filepath.Base(probe), viaRef, direct)
+				if math.Abs(viaRef-direct) > c.tol || math.IsNaN(viaRef) {
+					t.Errorf("%s: distance through the reference %.5f, engine %.5f", probe, viaRef, direct)
+				}
+			}
+		})
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"image"
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -239,14 +240,12 @@ func (e *Engine) openPAD(modelDir string) error {
 	return nil
 }
 
-// sameFace is the default "same person" test of a challenge sequence: the
-// verifier's comparison (Euclidean distance of the engine's descriptors)
-// below its threshold for a one-photo reference at the policy's FMR.
-func (v *Verifier) sameFace(a, b *facerec.Face) bool {
-	if v.lv.sameFace != nil {
-		return v.lv.sameFace(a, b)
-	}
-	return facerec.Euclidean(&a.Descriptor, &b.Descriptor) < v.thresholds[1]
+// sameFaceTest is how a challenge sequence decides "the same person"
+// between two frames: the comparison's model and its threshold for a
+// one-photo reference at the policy's FMR.
+type sameFaceTest struct {
+	model     Model
+	threshold float64
 }
 
 // qualityReason is the capture-quality gate of one face.
@@ -275,16 +274,16 @@ func (v *Verifier) qualityReason(f *facerec.Face) (Reason, bool) {
 // compared frame. The PAD runs on that one frame only, so the refusal
 // rate of live faces stays the calibrated per-frame BPCER, and the frame
 // it vouches for is the frame compared.
-func (v *Verifier) liveFrame(ctx context.Context, req Request, now time.Time) (*facerec.Face, []FrameReason, error) {
+func (v *Verifier) liveFrame(ctx context.Context, req Request, now time.Time, same sameFaceTest) (*facerec.Face, int, []FrameReason, error) {
 	if !v.lv.challenge() && !v.lv.passive() {
 		return v.bestFrame(ctx, req.Frames)
 	}
 	frames := req.Frames
 	switch {
 	case len(frames) == 0:
-		return nil, []FrameReason{{ReasonNoFrames, true, -1}}, nil
+		return nil, -1, []FrameReason{{ReasonNoFrames, true, -1}}, nil
 	case len(frames) > v.p.MaxFrames:
-		return nil, []FrameReason{{ReasonTooManyFrames, false, -1}}, nil
+		return nil, -1, []FrameReason{{ReasonTooManyFrames, false, -1}}, nil
 	}
 	var ch liveness.Challenge
 	if v.lv.challenge() {
@@ -293,11 +292,11 @@ func (v *Verifier) liveFrame(ctx context.Context, req Request, now time.Time) (*
 		ch, err = v.lv.pending.Take(req.Consent.Nonce[:], now)
 		switch {
 		case errors.Is(err, liveness.ErrReplayed):
-			return nil, []FrameReason{{ReasonChallengeReplayed, false, -1}}, nil
+			return nil, -1, []FrameReason{{ReasonChallengeReplayed, false, -1}}, nil
 		case errors.Is(err, liveness.ErrUnknown):
-			return nil, []FrameReason{{ReasonChallengeUnknown, true, -1}}, nil
+			return nil, -1, []FrameReason{{ReasonChallengeUnknown, true, -1}}, nil
 		case err != nil:
-			return nil, nil, err
+			return nil, -1, nil, err
 		}
 	}
 
@@ -317,7 +316,7 @@ func (v *Verifier) liveFrame(ctx context.Context, req Request, now time.Time) (*
 	best := -1
 	for i, fr := range frames {
 		if err := ctx.Err(); err != nil {
-			return nil, nil, err
+			return nil, -1, nil, err
 		}
 		if (fr.Image == nil) == (fr.Encoded == nil) {
 			reasons = append(reasons, FrameReason{ReasonUnreadable, false, i})
@@ -340,7 +339,7 @@ func (v *Verifier) liveFrame(ctx context.Context, req Request, now time.Time) (*
 			reasons = append(reasons, FrameReason{ReasonUnreadable, false, i})
 			continue
 		case err != nil:
-			return nil, nil, err
+			return nil, -1, nil, err
 		}
 		f, err := a.Single()
 		for j := range a.Faces {
@@ -367,43 +366,79 @@ func (v *Verifier) liveFrame(ctx context.Context, req Request, now time.Time) (*
 		}
 	}
 	if best < 0 {
-		return nil, reasons, nil
+		return nil, -1, reasons, nil
 	}
 	if v.lv.challenge() {
 		for _, r := range reasons {
 			if faces[r.Frame] == nil {
 				// A frame of the sequence without one face: the
 				// sequence cannot be checked.
-				return nil, reasons, nil
+				return nil, -1, reasons, nil
 			}
 		}
-		if fr, err := v.checkChallenge(ch, req, faces, best, now); err != nil || fr != nil {
-			return nil, fr, err
+		if fr, err := v.checkChallenge(ctx, ch, req, faces, imgs, best, now, same); err != nil || fr != nil {
+			return nil, -1, fr, err
 		}
 	}
 	if v.lv.passive() {
 		s, err := v.lv.pad.Score(ctx, imgs[best], faces[best].Box)
 		if err != nil {
-			return nil, nil, fmt.Errorf("verify: presentation-attack detection: %w", err)
+			return nil, -1, nil, fmt.Errorf("verify: presentation-attack detection: %w", err)
 		}
 		ok, err := v.lv.padCal.Accept(v.lv.pad, s)
 		if err != nil {
-			return nil, nil, err
+			return nil, -1, nil, err
 		}
 		if !ok {
 			v.log.Info("verify: presentation attack", "frame", best, "score", s.Live, "threshold", v.lv.padCal.Threshold)
-			return nil, []FrameReason{{ReasonPresentationAttack, false, best}}, nil
+			return nil, -1, []FrameReason{{ReasonPresentationAttack, false, best}}, nil
 		}
 	}
 	out := *faces[best] // the caller wipes this copy; the deferred loop the original
-	return &out, reasons, nil
+	return &out, best, reasons, nil
 }
 
 // checkChallenge runs internal/liveness.Check over the sequence; it
 // returns the refusal, or nil when the challenge was met.
-func (v *Verifier) checkChallenge(ch liveness.Challenge, req Request, faces []*facerec.Face, compared int, now time.Time) ([]FrameReason, error) {
+func (v *Verifier) checkChallenge(ctx context.Context, ch liveness.Challenge, req Request, faces []*facerec.Face, imgs []image.Image, compared int, now time.Time, same sameFaceTest) ([]FrameReason, error) {
+	// The same-person test uses the comparison's own model and its
+	// one-photo threshold (dlib's descriptor cannot tell subjects apart on
+	// kiosk frames: docs/liveness.md); embeddings are made once a frame
+	// and wiped on return.
+	vecs := make([][]float32, len(faces))
+	defer func() {
+		for _, vec := range vecs {
+			clear(vec)
+		}
+	}()
+	vector := func(i int) ([]float32, error) {
+		if vecs[i] == nil {
+			vec, fresh, err := v.liveVector(ctx, same.model, Frame{Image: imgs[i], CapturedAt: req.Frames[i].CapturedAt}, faces[i])
+			if err != nil {
+				return nil, err
+			}
+			if !fresh {
+				vec = slices.Clone(vec)
+			}
+			vecs[i] = vec
+		}
+		return vecs[i], nil
+	}
 	seq := liveness.Sequence{Nonce: req.Consent.Nonce[:], Frames: make([]liveness.Frame, len(faces)), Compared: compared,
-		SameFace: func(i, j int) (bool, error) { return v.sameFace(faces[i], faces[j]), nil }}
+		SameFace: func(i, j int) (bool, error) {
+			if v.lv.sameFace != nil {
+				return v.lv.sameFace(faces[i], faces[j]), nil
+			}
+			a, err := vector(i)
+			if err != nil {
+				return false, err
+			}
+			b, err := vector(j)
+			if err != nil {
+				return false, err
+			}
+			return distance(same.model, a, b) < same.threshold, nil
+		}}
 	for i, f := range faces {
 		seq.Frames[i] = liveness.Frame{Time: req.Frames[i].CapturedAt, Landmarks: f.Landmarks}
 	}

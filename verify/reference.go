@@ -142,9 +142,15 @@ type OpenerConfig struct {
 	// reference must be bound to, and opens PIN-protected references.
 	// Required.
 	Secret  *DeploymentSecret
-	Revoked RevocationList   // may be nil: nothing revoked
-	ModelID ModelID          // the model the live engine runs
-	Clock   func() time.Time // default time.Now
+	Revoked RevocationList // may be nil: nothing revoked
+	ModelID ModelID        // the model the live engine runs
+	// ModelIDs are further models whose references this opener accepts
+	// (e.g. both IDs of an engine that runs two models: see
+	// Engine.ModelIDFor); a reference under any other ID is
+	// ErrModelMismatch. The verifier then compares each reference under
+	// its own model, if its Policy.Models allows it.
+	ModelIDs []ModelID
+	Clock    func() time.Time // default time.Now
 	// AllowV1 accepts version 1 references, which are WEAKER: their signed
 	// body binds neither the PIN requirement nor the deployment, so whoever
 	// holds a kiosk key and the deployment secret can strip a v1 PIN or
@@ -164,6 +170,7 @@ type Opener struct {
 	deployment []byte
 	revoked    RevocationList
 	model      ModelID
+	models     []ModelID // further accepted models (OpenerConfig.ModelIDs)
 	now        func() time.Time
 	allowV1    bool
 	argon      chan struct{}                 // semaphore: one PIN derivation (64 MiB) at a time
@@ -191,7 +198,7 @@ func NewOpener(c OpenerConfig) (*Opener, error) {
 		return nil, err
 	}
 	o := &Opener{issuers: map[uint32][]ed25519.PublicKey{}, secret: c.Secret, deployment: dep, revoked: c.Revoked,
-		model: c.ModelID, now: c.Clock, allowV1: c.AllowV1, argon: make(chan struct{}, 1)}
+		model: c.ModelID, models: slices.Clone(c.ModelIDs), now: c.Clock, allowV1: c.AllowV1, argon: make(chan struct{}, 1)}
 	for _, k := range c.Issuers {
 		o.issuers[k.id] = append(o.issuers[k.id], k.pub)
 	}
@@ -206,6 +213,9 @@ func NewOpener(c OpenerConfig) (*Opener, error) {
 	}
 	return o, nil
 }
+
+// accepts reports whether references under model id are opened.
+func (o *Opener) accepts(id ModelID) bool { return id == o.model || slices.Contains(o.models, id) }
 
 // DecodeReference accepts a reference in either form — binary, or the text
 // form "oneface-ref2:..." (or "oneface-ref1:...") as read from a QR code or
@@ -400,7 +410,7 @@ func (o *Opener) open(outer *ref.Outer, purpose, pin string) (*Reference, error)
 		err = fmt.Errorf("%w: issued at %s", ErrNotYetValid, r.issuedAt.UTC().Format(time.RFC3339))
 	case o.revoked.Revoked(r.id):
 		err = fmt.Errorf("%w: %s", ErrRevoked, r.id)
-	case r.model != o.model:
+	case !o.accepts(r.model):
 		err = fmt.Errorf("%w: reference %s, engine %s", ErrModelMismatch, r.model, o.model)
 	case !slices.Contains(r.purposes, purpose):
 		err = fmt.Errorf("%w: %q not in %q", ErrPurpose, purpose, r.purposes)

@@ -105,7 +105,7 @@ func TestOpenRoundTrip(t *testing.T) {
 			t.Fatalf("%s: fields differ: %+v", name, r)
 		}
 		live := syntheticDescriptor(1)
-		if dist := r.distance(live[:]); dist > 1e-3 {
+		if dist := distance(ModelDlib, r.descs[0], live[:]); dist > 1e-3 {
 			t.Fatalf("template changed by %v", dist)
 		}
 		r.Wipe()

@@ -40,11 +40,20 @@ const LivenessNone Liveness = "none"
 // in brackets.
 type Policy struct {
 	// TargetFMR is the false-match rate the threshold is chosen for, from
-	// the calibration table of the engine's model [1e-3]. It must be one
-	// of the table's calibrated targets (1e-2, 1e-3, 1e-4, 1e-5 for the
-	// shipped dlib model): New fails for any other value, never rounding
-	// it to a neighbouring one.
+	// the calibration table (internal/calib) of each model, per enrolment
+	// photo count [1e-3]. It must be one of the table's calibrated
+	// targets (1e-2, 1e-3, 1e-4, 1e-5 for both shipped models): New fails
+	// for any other value, never rounding it to a neighbouring one. The
+	// claim holds for populations and cameras like those the table
+	// measured (docs/accuracy.md).
 	TargetFMR float64
+	// Models this verifier compares under [the engine's model,
+	// EngineOptions.Model: ModelArcFace by default]. A reference made
+	// under another model is refused (ReasonReferenceModel). List
+	// ModelDlib too to accept dlib references (the engine must run both,
+	// the opener accept both IDs); leave it out to refuse the weaker
+	// model.
+	Models []Model
 	// Notices maps the privacy-notice versions this kiosk shows to the
 	// SHA-256 of their text; consent must name one and its hash.
 	Notices map[string][32]byte
@@ -230,19 +239,33 @@ type VerifierConfig struct {
 	Policy   Policy
 	Clock    func() time.Time // default time.Now
 	Logger   *slog.Logger
+	// SiteCalibration, when set, is a signed site calibration (`oneface
+	// calibrate-site`, internal/site), verified with SiteKey, the
+	// deployment's signed-note public key. It can only make thresholds
+	// stricter; it must be for the policy's TargetFMR and for the one
+	// model the verifier compares under, and enrolment counts it did not
+	// measure are refused as uncalibrated. Its SHA-256 is recorded in
+	// the configuration audit entry. New fails with ErrPolicy when it
+	// does not verify or does not fit.
+	SiteCalibration []byte
+	SiteKey         string
 
 	calib   *calib.Table // tests
 	onWipe  func(owned [][]float32)
 	analyze func(context.Context, Frame) (*facerec.Analysis, error) // tests: count or fake engine calls
 	model   *ModelID                                                // tests: with a fake analyze
+
+	vector func(context.Context, Model, Frame, *facerec.Face) ([]float32, error) // tests: cache embeddings
 }
 
 // Verifier makes consented 1:1 decisions. It is safe for concurrent use.
 type Verifier struct {
 	c          VerifierConfig
 	p          Policy
-	model      ModelID
-	thresholds map[int]float64 // by enrolment photo count
+	model      ModelID                     // recorded before a reference names its own
+	models     map[ModelID]Model           // the models compared under (Policy.Models)
+	thresholds map[ModelID]map[int]float64 // by model, then enrolment photo count
+	siteHash   []byte                      // SHA-256 of the site calibration, or nil
 	log        *slog.Logger
 	st         *state.Store
 	analyze    func(context.Context, Frame) (*facerec.Analysis, error)
@@ -270,40 +293,12 @@ func New(c VerifierConfig) (*Verifier, error) {
 	if p.MaxFailures < 1 || p.MaxFailures > state.MaxAttempts || p.LockoutWindow < 0 || p.UnsealPerMinute < 0 {
 		return nil, fmt.Errorf("%w: lockout of %d failures in %s, %d unseals a minute", ErrPolicy, p.MaxFailures, p.LockoutWindow, p.UnsealPerMinute)
 	}
-	v := &Verifier{c: c, p: p, thresholds: map[int]float64{}, st: c.State.s, analyze: c.analyze, lv: lv}
-	if c.Engine != nil {
-		v.model = c.Engine.ModelID()
-		if v.analyze == nil {
-			v.analyze = c.Engine.analyzeFrame
-		}
-	} else {
-		v.model = *c.model
+	v := &Verifier{c: c, p: p, st: c.State.s, analyze: c.analyze, lv: lv}
+	if c.Engine != nil && v.analyze == nil {
+		v.analyze = c.Engine.analyzeFrame
 	}
-	if c.Opener.model != v.model {
-		return nil, fmt.Errorf("%w: opener expects model %s, engine runs %s", ErrPolicy, c.Opener.model, v.model)
-	}
-	tab := c.calib
-	if tab == nil {
-		var err error
-		if tab, err = calib.Load(); err != nil {
-			return nil, err
-		}
-	}
-	for photos := 1; photos <= maxEnrollPhotos; photos++ {
-		e, err := tab.Lookup(v.model.String(), photos, p.TargetFMR)
-		switch {
-		case err == nil && e.TargetFMR != p.TargetFMR:
-			// Never clamp: a target between calibrated points would
-			// silently run at another false-match rate.
-			return nil, fmt.Errorf("%w: FMR %g is not a calibrated target for model %s (%s)", ErrPolicy, p.TargetFMR, v.model, calibratedTargets(tab, v.model.String(), photos))
-		case err == nil:
-			v.thresholds[photos] = e.Threshold
-		case errors.Is(err, calib.ErrUnsupported):
-			return nil, fmt.Errorf("%w: %v (%s)", ErrPolicy, err, calibratedTargets(tab, v.model.String(), photos))
-		}
-	}
-	if _, ok := v.thresholds[1]; !ok {
-		return nil, fmt.Errorf("%w: model %s is not calibrated", ErrPolicy, v.model)
+	if err := v.setModels(c, p); err != nil {
+		return nil, err
 	}
 	if v.c.Clock == nil {
 		v.c.Clock = time.Now
@@ -336,6 +331,7 @@ func (v *Verifier) policySummary() audit.PolicySummary {
 		LockoutMaxFailures: v.p.MaxFailures,
 		LockoutWindow:      v.p.LockoutWindow,
 		Notices:            notices,
+		SiteCalibration:    v.siteHash,
 	}
 }
 
@@ -510,15 +506,18 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Decision, error) {
 	personal := consentPersonal(r, c)
 	d.Consent = &ConsentReceipt{ReferenceID: r.ID(), Purpose: c.Purpose, NoticeHash: c.NoticeHash, Nonce: c.Nonce, GivenAt: c.GivenAt}
 
-	// 5. Capture quality, frame by frame; the subject's descriptor.
-	threshold, ok := v.thresholds[r.EnrollQuality().Photos]
-	if !ok {
+	// 5. Capture quality, frame by frame; the subject's vector under the
+	// reference's model.
+	entry.ModelID = r.ModelID().String()
+	model, threshold, mfr := v.operatingPoint(r)
+	if mfr != nil {
 		if err := v.st.Release(res); err != nil {
 			return nil, err
 		}
-		return v.refuse(ctx, d, entry, personal, FrameReason{ReasonReferenceUncalibrated, false, -1})
+		return v.refuse(ctx, d, entry, personal, *mfr)
 	}
-	live, reasons, err := v.liveFrame(ctx, req, now) // quality, then liveness (liveness.go)
+	same := sameFaceTest{model, v.thresholds[r.ModelID()][1]}
+	live, at, reasons, err := v.liveFrame(ctx, req, now, same) // quality, then liveness (liveness.go)
 	var owned [][]float32
 	if live != nil {
 		owned = append(owned, live.Descriptor[:])
@@ -548,9 +547,19 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Decision, error) {
 		}
 		return v.refuse(ctx, d, entry, personal, reasons...)
 	}
+	vec, fresh, err := v.liveVector(ctx, model, req.Frames[at], live)
+	if fresh {
+		owned = append(owned, vec)
+	}
+	if err != nil {
+		if rerr := v.st.Release(res); rerr != nil {
+			return nil, errors.Join(err, rerr)
+		}
+		return nil, err
+	}
 
-	// 6. Distance at the calibrated threshold.
-	dist := r.distance(live.Descriptor[:])
+	// 6. Distance at the calibrated threshold, in the model's metric.
+	dist := distance(model, r.descs[0], vec)
 	match := dist < threshold
 	if v.p.ExposeDistance {
 		d.Distance, d.Threshold = dist, threshold
@@ -673,18 +682,19 @@ func (v *Verifier) checkConsent(req Request, now time.Time) Reason {
 // comparison keeps the decision at the calibrated false-match rate (the
 // minimum over several frames would multiply it); the other frames are
 // where liveness will look.
-func (v *Verifier) bestFrame(ctx context.Context, frames []Frame) (*facerec.Face, []FrameReason, error) {
+func (v *Verifier) bestFrame(ctx context.Context, frames []Frame) (*facerec.Face, int, []FrameReason, error) {
 	switch {
 	case len(frames) == 0:
-		return nil, []FrameReason{{ReasonNoFrames, true, -1}}, nil
+		return nil, -1, []FrameReason{{ReasonNoFrames, true, -1}}, nil
 	case len(frames) > v.p.MaxFrames:
-		return nil, []FrameReason{{ReasonTooManyFrames, false, -1}}, nil
+		return nil, -1, []FrameReason{{ReasonTooManyFrames, false, -1}}, nil
 	}
 	var best *facerec.Face
+	at := -1
 	var reasons []FrameReason
 	for i, fr := range frames {
 		if err := ctx.Err(); err != nil {
-			return nil, nil, err
+			return nil, -1, nil, err
 		}
 		if (fr.Image == nil) == (fr.Encoded == nil) {
 			reasons = append(reasons, FrameReason{ReasonUnreadable, false, i})
@@ -696,7 +706,7 @@ func (v *Verifier) bestFrame(ctx context.Context, frames []Frame) (*facerec.Face
 			reasons = append(reasons, FrameReason{ReasonUnreadable, false, i})
 			continue
 		case err != nil:
-			return nil, nil, err
+			return nil, -1, nil, err
 		}
 		f, err := a.Single()
 		// f is a copy: wipe every descriptor the analysis holds (other
@@ -723,13 +733,13 @@ func (v *Verifier) bestFrame(ctx context.Context, frames []Frame) (*facerec.Face
 					clear(best.Descriptor[:])
 				}
 				fc := f
-				best = &fc
+				best, at = &fc, i
 				continue
 			}
 		}
 		clear(f.Descriptor[:])
 	}
-	return best, reasons, nil
+	return best, at, reasons, nil
 }
 
 // WithdrawConsent records that the holder of a reference withdrew consent:

@@ -9,8 +9,10 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/oneface/oneface/internal/embed"
 	"github.com/oneface/oneface/internal/facerec"
 	"github.com/oneface/oneface/internal/imageio"
+	"github.com/oneface/oneface/verify"
 )
 
 // conventionalThreshold is dlib's customary Euclidean threshold. It is not
@@ -32,6 +34,36 @@ func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
 	return fs, dir
 }
 
+// modelFlag adds -model to a command that enrols or verifies.
+func modelFlag(fs *flag.FlagSet) *string {
+	return fs.String("model", string(verify.ModelArcFace), "face model: arcface (ArcFace-class 512-D embedding, the default) or dlib (dlib's 128-D descriptor; see README, Models)")
+}
+
+// openEngine opens the face engine for -model: arcface loads dlib (detector,
+// landmarks) and the embedding network; dlib loads dlib alone.
+func openEngine(dir, model string, pad bool) (*verify.Engine, error) {
+	m, err := verify.ParseModel(model)
+	if err != nil {
+		return nil, usageError{err.Error()}
+	}
+	e, err := verify.OpenEngine(dir, verify.EngineOptions{Model: m, PAD: pad})
+	if err != nil {
+		return nil, engineError(dir, err)
+	}
+	return e, nil
+}
+
+// referenceModels are the model IDs `open` accepts: the embedding's (the
+// default) and dlib's, derived from the pinned model files without loading
+// them.
+func referenceModels(dir string) (verify.ModelID, []verify.ModelID, error) {
+	id, err := facerec.CheckModels(dir)
+	if err != nil {
+		return verify.ModelID{}, nil, engineError(dir, err)
+	}
+	return verify.ModelID(embed.ModelID(id)), []verify.ModelID{verify.ModelID(id)}, nil
+}
+
 func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		return exitStatus(exitOK) // -h: the flags were printed; that is all that was asked
@@ -45,7 +77,7 @@ func parse(fs *flag.FlagSet, args []string) error {
 func engineError(dir string, err error) error {
 	var me *facerec.ModelError
 	switch {
-	case errors.As(err, &me):
+	case errors.As(err, &me), errors.Is(err, facerec.ErrModel):
 		return hintError{err, []string{
 			fmt.Sprintf("model directory %s is incomplete or holds other files than the pinned ones", dir),
 			"run `make setup` (it assembles .models from $ONEFACE_MODELS, ../shared/models or the models' public sources), or point -models or $ONEFACE_MODELDIR (the variable oneface reads) at a directory holding the pinned files",

@@ -13,7 +13,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/oneface/oneface/audit"
-	"github.com/oneface/oneface/internal/facerec"
 	"github.com/oneface/oneface/internal/imageio"
 	"github.com/oneface/oneface/internal/textform"
 	"github.com/oneface/oneface/verify"
@@ -173,6 +172,7 @@ func readPIN(file, env string) (string, error) {
 
 func runEnroll(args []string, stdout, stderr io.Writer) error {
 	fs, dir := newFlags("enroll", stderr)
+	model := modelFlag(fs)
 	keyFile := fs.String("key", "", "issuer secret key file")
 	secretFile := fs.String("secret", "", "deployment secret file")
 	subjectFile := fs.String("subject-file", "", "file holding the issuer's ID for the person, one line (\"-\": standard input); only its pseudonym is stored")
@@ -272,9 +272,9 @@ func runEnroll(args []string, stdout, stderr io.Writer) error {
 		}
 		defer alog.Close()
 	}
-	engine, err := verify.OpenEngine(*dir, verify.EngineOptions{})
+	engine, err := openEngine(*dir, *model, false)
 	if err != nil {
-		return engineError(*dir, err)
+		return err
 	}
 	defer engine.Close()
 	cfg := verify.IssuerConfig{Key: key, Secret: secret, Engine: engine}
@@ -355,11 +355,9 @@ func runOpen(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	id, err := facerec.CheckModels(*dir)
-	if err != nil {
-		return engineError(*dir, err)
+	if cfg.ModelID, cfg.ModelIDs, err = referenceModels(*dir); err != nil {
+		return err
 	}
-	cfg.ModelID = verify.ModelID(id)
 	cfg.AllowV1 = *allowV1
 	o, err := verify.NewOpener(cfg)
 	if err != nil {

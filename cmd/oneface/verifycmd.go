@@ -20,6 +20,7 @@ import (
 
 func runVerify(args []string, stdout, stderr io.Writer) error {
 	fs, dir := newFlags("verify", stderr)
+	model := modelFlag(fs)
 	keyFile := fs.String("key", "", "kiosk (verifier) secret key file")
 	secretFile := fs.String("secret", "", "deployment secret file (references are bound to their deployment)")
 	purpose := fs.String("purpose", "", "what the verification is for")
@@ -111,9 +112,9 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	engine, err := verify.OpenEngine(*dir, verify.EngineOptions{PAD: mode == verify.LivenessPassive || mode == verify.LivenessBoth})
+	engine, err := openEngine(*dir, *model, mode == verify.LivenessPassive || mode == verify.LivenessBoth)
 	if err != nil {
-		return engineError(*dir, err)
+		return err
 	}
 	defer engine.Close()
 	cfg.ModelID = engine.ModelID()
