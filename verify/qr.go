@@ -174,11 +174,13 @@ func readQR(ctx context.Context, img image.Image, st *qrStats) ([]byte, error) {
 		}
 		return out, err
 	}
-	for _, scale := range []float64{1, 0.75, 0.5, 0.6, 0.9} {
+	// Smaller views help a code filling the frame; the last, doubled view
+	// helps a small code far from the camera (modules of 2–3 pixels).
+	for _, scale := range []float64{1, 0.75, 0.5, 0.6, 0.9, 2} {
 		view := base
 		if scale != 1 {
 			w, h := int(float64(bb.Dx())*scale), int(float64(bb.Dy())*scale)
-			if w < 21 || h < 21 {
+			if w < 21 || h < 21 || w*h > qrScanPixels {
 				continue
 			}
 			small := image.NewGray(image.Rect(0, 0, w, h))

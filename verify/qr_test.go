@@ -164,7 +164,8 @@ func TestQRFinderTilesBugReport(t *testing.T) {
 		if errors.Is(err, ErrNoQR) || errors.Is(err, ErrNotReference) {
 			t.Fatalf("%s: budget error also matches another sentinel: %v", name, err)
 		}
-		if st.attempts > 22 || st.candidates > st.attempts*(qrMaxCandidates+1) || st.pixels > qrMaxPixelsSearched {
+		// 6 views × 4 binarisations, then 2 try-harder passes.
+		if st.attempts > 6*4+2 || st.candidates > st.attempts*(qrMaxCandidates+1) || st.pixels > qrMaxPixelsSearched {
 			t.Fatalf("%s: work over budget: %+v", name, st)
 		}
 		t.Logf("%s: %v; %d attempts, %d finder candidates, %d pixels searched, %v CPU (process, all threads)", name, err, st.attempts, st.candidates, st.pixels, cpu)
