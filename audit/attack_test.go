@@ -708,3 +708,36 @@ func TestReceiptsAsEvidence(t *testing.T) {
 	}
 	t.Logf("%v", err)
 }
+
+// TestWitnessedFolderLinkRefused: a symbolic link planted in place of the
+// log's witnessed/ folder (pointing to a folder anyone can write) must not
+// receive the cosigned checkpoints: the write is refused, naming the link.
+func TestWitnessedFolderLinkRefused(t *testing.T) {
+	skey, vkey, _ := GenerateKey("kiosk-8.example")
+	wkey, _ := genWitnessKey("witness.test")
+	w := newDirWitness(t.TempDir(), wkey, vkey)
+	dir := t.TempDir()
+	elsewhere := filepath.Join(t.TempDir(), "elsewhere")
+	if err := os.Mkdir(elsewhere, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(elsewhere, 0o777)
+	if err := os.Symlink(elsewhere, filepath.Join(dir, witnessedDir)); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Open(dir, skey, Options{Controller: testController().Recipient(), Witnesses: []Witness{w}, WitnessPolicy: WitnessPolicy{Interval: time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx := context.Background()
+	if _, err := l.Append(ctx, verifyEntry(0), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Witness(ctx); !errors.Is(err, ErrUnsafeDir) {
+		t.Fatalf("witnessing through a planted link: %v, want ErrUnsafeDir", err)
+	}
+	if ents, _ := os.ReadDir(elsewhere); len(ents) != 0 {
+		t.Fatalf("%d files written through the link", len(ents))
+	}
+}

@@ -193,7 +193,7 @@ func (l *Log) Witness(ctx context.Context) ([]byte, error) {
 		return nil, err
 	}
 	dir := filepath.Join(l.dir, witnessedDir)
-	if merr := os.Mkdir(dir, 0o700); merr != nil && !errors.Is(merr, os.ErrExist) {
+	if merr := privateSubdir(dir); merr != nil {
 		return nil, errors.Join(err, merr)
 	}
 	if werr := writeAtomic(dir, fmt.Sprintf("%020d", size), cosigned); werr != nil {

@@ -25,6 +25,23 @@ func prepareDir(dir string) error {
 	return checkDir(dir)
 }
 
+// privateSubdir makes (mode 0700) or checks a folder of the log
+// directory: a symbolic link in its place is refused, not followed, so a
+// planted link cannot redirect what the device writes there.
+func privateSubdir(dir string) error {
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	st, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	if st.Mode()&os.ModeSymlink != 0 {
+		return fmt.Errorf("%w: %s is a symbolic link", ErrUnsafeDir, dir)
+	}
+	return checkDir(dir)
+}
+
 // checkDir refuses a directory that is not the caller's own and private
 // against writes: a symlink to it is followed, the target is checked.
 func checkDir(dir string) error {
