@@ -39,6 +39,19 @@
 // internal/ref. One verifier with PIN: 718 bytes (128-D), 979 bytes (512-D
 // int8); TestSizes prints the table.
 //
+// What the PIN does not stop: whoever holds a kiosk's [VerifierKey] and
+// the [DeploymentSecret] (a stolen kiosk) can try PINs offline against a
+// card sealed to that kiosk, about 0.15 s a guess (Argon2id, 64 MiB): a
+// 4-digit PIN falls in under half an hour on one core. The lockout bounds
+// guesses only through [Verifier.Verify]; [Opener.Open] (and `oneface
+// open`) counts nothing. Against that attacker the card's protection is
+// the seal to the kiosk's key: retire a stolen kiosk's key and re-issue.
+// Also known (next steps): a container claiming another reference's ID
+// counts a failed PIN attempt against that ID, so anyone with a kiosk's
+// public recipient can lock a holder out (denial of service); and a
+// restored copy of the state file brings back what it held (the state is
+// not yet bound to the audit log).
+//
 // [Opener.Open] checks, in order: size; the version (v1 only with
 // [OpenerConfig].AllowV1, else [ErrV1]); unsealing and the PIN
 // ([ErrAuthentication], opaque, or [ErrPINRequired]); the signature
