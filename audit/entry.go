@@ -120,6 +120,12 @@ func isTokenByte(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("._:/+=-", c) >= 0
 }
 
+// IsToken reports whether s can stand in a token field of an [Entry]
+// (purpose, reason, model, liveness, notice): 1..64 characters of
+// [A-Za-z0-9._:/+=-]. Callers that record outside values check them with
+// it, so the rule lives in one place.
+func IsToken(s string) bool { return checkToken("token", s) == nil }
+
 // checkToken accepts 1..64 characters of [A-Za-z0-9._:/+=-].
 func checkToken(what, s string) error {
 	if len(s) == 0 || len(s) > maxToken {

@@ -283,26 +283,24 @@ func (is *Issuer) Enroll(ctx context.Context, req EnrollRequest) (*Enrollment, e
 // gate analyses one enrolment photo and applies the quality rules.
 func (is *Issuer) gate(ctx context.Context, i int, photo []byte) (facerec.Face, error) {
 	a, err := is.c.Engine.e.Analyze(ctx, facerec.Bytes(photo))
-	switch {
-	case errors.Is(err, facerec.ErrCorruptImage), errors.Is(err, facerec.ErrTooLarge), errors.Is(err, facerec.ErrUnsupportedFormat):
-		return facerec.Face{}, &QualityError{Photo: i, Reason: ReasonUnreadable, Err: err}
+	if err == nil {
+		var f facerec.Face
+		if f, err = a.Single(); err == nil {
+			if f.Box.Dx() < is.c.MinFacePixels {
+				return f, &QualityError{Photo: i, Reason: ReasonFaceTooSmall,
+					Err: fmt.Errorf("face %d px wide, minimum %d", f.Box.Dx(), is.c.MinFacePixels)}
+			}
+			return f, nil
+		}
+	}
+	switch r, _, ok := engineReason(err); {
+	case ok && r == ReasonNoFace:
+		return facerec.Face{}, &QualityError{Photo: i, Reason: r}
+	case ok:
+		return facerec.Face{}, &QualityError{Photo: i, Reason: r, Err: err}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return facerec.Face{}, &QualityError{Photo: i, Reason: ReasonCanceled, Err: err}
-	case err != nil:
+	default:
 		return facerec.Face{}, &QualityError{Photo: i, Reason: ReasonEngineFailure, Err: err}
 	}
-	f, err := a.Single()
-	switch {
-	case errors.Is(err, facerec.ErrNoFace):
-		return f, &QualityError{Photo: i, Reason: ReasonNoFace}
-	case errors.Is(err, facerec.ErrMultipleFaces):
-		return f, &QualityError{Photo: i, Reason: ReasonMultipleFaces, Err: err}
-	case err != nil:
-		return f, &QualityError{Photo: i, Reason: ReasonEngineFailure, Err: err}
-	}
-	if f.Box.Dx() < is.c.MinFacePixels {
-		return f, &QualityError{Photo: i, Reason: ReasonFaceTooSmall,
-			Err: fmt.Errorf("face %d px wide, minimum %d", f.Box.Dx(), is.c.MinFacePixels)}
-	}
-	return f, nil
 }

@@ -335,10 +335,11 @@ func (v *Verifier) liveFrame(ctx context.Context, req Request, now time.Time, sa
 		imgs[i] = in.Image
 		a, err := v.analyze(ctx, in)
 		switch {
-		case errors.Is(err, facerec.ErrCorruptImage), errors.Is(err, facerec.ErrTooLarge), errors.Is(err, facerec.ErrUnsupportedFormat):
-			reasons = append(reasons, FrameReason{ReasonUnreadable, false, i})
-			continue
 		case err != nil:
+			if r, retry, ok := engineReason(err); ok {
+				reasons = append(reasons, FrameReason{r, retry, i})
+				continue
+			}
 			return nil, -1, nil, err
 		}
 		f, err := a.Single()
@@ -348,12 +349,8 @@ func (v *Verifier) liveFrame(ctx context.Context, req Request, now time.Time, sa
 				v.c.onWipe([][]float32{a.Faces[j].Descriptor[:]})
 			}
 		}
-		switch {
-		case errors.Is(err, facerec.ErrNoFace):
-			reasons = append(reasons, FrameReason{ReasonNoFace, true, i})
-			continue
-		case errors.Is(err, facerec.ErrMultipleFaces):
-			reasons = append(reasons, FrameReason{ReasonMultipleFaces, true, i})
+		if r, retry, ok := engineReason(err); ok {
+			reasons = append(reasons, FrameReason{r, retry, i})
 			continue
 		}
 		faces[i] = &f

@@ -622,16 +622,31 @@ func (v *Verifier) signConsent(d *Decision, c *Consent, decision string, reason 
 	return nil
 }
 
+// tokenOr is s when the audit log takes it as a token ([audit.IsToken]),
+// else "-": a caller's free text never reaches the log.
 func tokenOr(s string) string {
-	if s == "" || len(s) > 64 {
+	if !audit.IsToken(s) {
 		return "-"
 	}
-	for _, c := range []byte(s) {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-' || c == ':' || c == '/') {
-			return "-"
-		}
-	}
 	return s
+}
+
+// engineReason maps an error of the engine (Analyze, or Analysis.Single)
+// to the reason a frame or enrolment photo is refused — unreadable
+// (corrupt, too large, unsupported format: reject), no_face and
+// multiple_faces (retry) — the one mapping the verifier and the issuer
+// share. ok is false for any other error, with which no decision can be
+// made.
+func engineReason(err error) (r Reason, retry, ok bool) {
+	switch {
+	case errors.Is(err, facerec.ErrCorruptImage), errors.Is(err, facerec.ErrTooLarge), errors.Is(err, facerec.ErrUnsupportedFormat):
+		return ReasonUnreadable, false, true
+	case errors.Is(err, facerec.ErrNoFace):
+		return ReasonNoFace, true, true
+	case errors.Is(err, facerec.ErrMultipleFaces):
+		return ReasonMultipleFaces, true, true
+	}
+	return "", false, false
 }
 
 // consentPersonal is the personal part of a verify entry: the reference,
@@ -702,10 +717,11 @@ func (v *Verifier) bestFrame(ctx context.Context, frames []Frame) (*facerec.Face
 		}
 		a, err := v.analyze(ctx, fr)
 		switch {
-		case errors.Is(err, facerec.ErrCorruptImage), errors.Is(err, facerec.ErrTooLarge), errors.Is(err, facerec.ErrUnsupportedFormat):
-			reasons = append(reasons, FrameReason{ReasonUnreadable, false, i})
-			continue
 		case err != nil:
+			if r, retry, ok := engineReason(err); ok {
+				reasons = append(reasons, FrameReason{r, retry, i})
+				continue
+			}
 			return nil, -1, nil, err
 		}
 		f, err := a.Single()
@@ -717,12 +733,8 @@ func (v *Verifier) bestFrame(ctx context.Context, frames []Frame) (*facerec.Face
 				v.c.onWipe([][]float32{a.Faces[j].Descriptor[:]})
 			}
 		}
-		switch {
-		case errors.Is(err, facerec.ErrNoFace):
-			reasons = append(reasons, FrameReason{ReasonNoFace, true, i})
-			continue
-		case errors.Is(err, facerec.ErrMultipleFaces):
-			reasons = append(reasons, FrameReason{ReasonMultipleFaces, true, i})
+		if r, retry, ok := engineReason(err); ok {
+			reasons = append(reasons, FrameReason{r, retry, i})
 			continue
 		}
 		if r, ok := v.qualityReason(&f); !ok {
