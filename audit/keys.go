@@ -200,7 +200,13 @@ func (s *keyStore) remove(names []string, drop func(*subjectKey) bool) error {
 	defer s.mu.Unlock()
 	for ck, k := range s.cache {
 		if drop(k) {
-			clear(k.key)
+			// Its file goes too, even if the caller's list (read before)
+			// missed it: a key made by a concurrent append is erased with
+			// the others. The bytes are not cleared in place: an append
+			// may still be sealing with them, and a record sealed with a
+			// zeroed key under a live ID would read as corrupt; the
+			// dropped key is left to the garbage collector.
+			names = append(names, keyFileName(k.epoch, k.id))
 			delete(s.cache, ck)
 		}
 	}
