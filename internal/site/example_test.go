@@ -39,6 +39,6 @@ func ExampleLoad() {
 	_, err = site.Load(signed, vkey)
 	fmt.Println(err)
 	// Output:
-	// 1 photo: threshold 0.5105 instead of 0.5758
-	// site: site calibration would loosen the shipped calibration: 1 photos: site threshold 0.7, file's shipped 0.7, table's 0.5758
+	// 1 photo: threshold 0.5105 instead of 0.5757
+	// site: site calibration would loosen the shipped calibration: 1 photos: site threshold 0.7, file's shipped 0.7, table's 0.5757
 }

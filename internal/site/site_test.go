@@ -15,7 +15,7 @@ import (
 const model = "0123456789abcdef0123456789abcdef"
 
 var table = &calib.Table{Models: []calib.Model{{ModelID: model, Entries: []calib.Entry{
-	{Photos: 1, TargetFMR: 1e-3, Threshold: 0.5758},
+	{Photos: 1, TargetFMR: 1e-3, Threshold: 0.5757},
 	{Photos: 2, TargetFMR: 1e-3, Threshold: 0.573},
 	{Photos: 1, TargetFMR: 1e-2, Threshold: 0.6225},
 }}}}
@@ -30,7 +30,7 @@ func keys(t testing.TB) (skey, vkey string) {
 
 func good() *Calibration {
 	return &Calibration{Site: "lobby-1", ModelID: model, TargetFMR: 1e-3, Points: []Point{
-		{Photos: 1, Threshold: 0.5758, Shipped: 0.5758, FMR: calib.Rate{Errors: 0, Trials: 5041}, FNMR: calib.Rate{Errors: 2, Trials: 657}, Supported: true},
+		{Photos: 1, Threshold: 0.5757, Shipped: 0.5757, FMR: calib.Rate{Errors: 0, Trials: 5041}, FNMR: calib.Rate{Errors: 2, Trials: 657}, Supported: true},
 		{Photos: 2, Threshold: 0.55, Shipped: 0.573, FMR: calib.Rate{Errors: 0, Trials: 900}, FNMR: calib.Rate{Errors: 0, Trials: 100}},
 	}}
 }
@@ -45,7 +45,7 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.Thresholds[1] != 0.5758 || o.Thresholds[2] != 0.55 || len(o.Thresholds) != 2 || o.Site != "lobby-1" || !o.Points[0].Supported || o.Points[1].FMR.Trials != 900 {
+	if o.Thresholds[1] != 0.5757 || o.Thresholds[2] != 0.55 || len(o.Thresholds) != 2 || o.Site != "lobby-1" || !o.Points[0].Supported || o.Points[1].FMR.Trials != 900 {
 		t.Fatalf("%+v", o)
 	}
 	if o.Hash == [32]byte{} {

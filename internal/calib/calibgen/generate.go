@@ -33,6 +33,7 @@ import (
 	"github.com/oneface/oneface/internal/embed"
 	"github.com/oneface/oneface/internal/eval"
 	"github.com/oneface/oneface/internal/facerec"
+	"github.com/oneface/oneface/internal/ref"
 )
 
 // Calibration settings: enrolment photo counts, targets, and how many
@@ -293,7 +294,7 @@ type model struct {
 func dlibModel(engine facerec.ModelID) model {
 	return model{
 		id: engine.String(), name: "dlib", metric: "euclidean distance of dlib's 128-D descriptors; match iff distance < threshold",
-		source: "dlib via go-face (HOG detector, 68 landmarks, ResNet descriptor); template of k photos = component mean (float64 sums, stored float32)",
+		source: "dlib via go-face (HOG detector, 68 landmarks, ResNet descriptor); template of k photos = component mean (float64 sums), compared as stored in a reference (float16)",
 		template: func(ss []*Sample) func(p *Sample) float64 {
 			t := ss[0].Dlib
 			if len(ss) > 1 {
@@ -305,15 +306,36 @@ func dlibModel(engine facerec.ModelID) model {
 					t[c] = float32(sum / float64(len(ss)))
 				}
 			}
+			if !stored(ref.EncodingFloat16, t[:]) {
+				return func(*Sample) float64 { return math.Inf(1) }
+			}
 			return func(p *Sample) float64 { return facerec.Euclidean(&t, &p.Dlib) }
 		},
 	}
 }
 
+// stored replaces t by what a reference holds of it (internal/ref's
+// template encoding, as verify writes it: float16 for dlib's descriptor,
+// int8 with a per-vector scale for the embedding), so the thresholds are
+// calibrated on the very vectors a kiosk compares. It reports false for a
+// vector the encoding refuses.
+func stored(enc ref.Encoding, t []float32) bool {
+	tmpl, err := ref.EncodeTemplate(enc, [][]float32{t})
+	if err != nil {
+		return false
+	}
+	vs, err := tmpl.Decode()
+	if err != nil || len(vs) != 1 || len(vs[0]) != len(t) {
+		return false
+	}
+	copy(t, vs[0])
+	return true
+}
+
 func arcModel(engine facerec.ModelID) model {
 	return model{
 		id: embed.ModelID(engine).String(), name: "arcface", metric: "cosine distance (1 − a·b) of L2-normalised 512-D embeddings (embed.CosineDistance); match iff distance < threshold",
-		source: "internal/embed: dlib's detector and 68 landmarks, 5-point ArcFace 112x112 alignment, fr_feature.onnx through OpenCV dnn; template of k photos = embed.Mean (unit-length mean direction)",
+		source: "internal/embed: dlib's detector and 68 landmarks, 5-point ArcFace 112x112 alignment, fr_feature.onnx through OpenCV dnn; template of k photos = embed.Mean (unit-length mean direction), compared as stored in a reference (int8, per-vector scale)",
 		template: func(ss []*Sample) func(p *Sample) float64 {
 			t := ss[0].Arc
 			if len(ss) > 1 {
@@ -325,6 +347,9 @@ func arcModel(engine facerec.ModelID) model {
 				if t, ok = embed.Mean(es); !ok {
 					return func(*Sample) float64 { return math.Inf(1) }
 				}
+			}
+			if !stored(ref.EncodingInt8, t[:]) {
+				return func(*Sample) float64 { return math.Inf(1) }
 			}
 			return func(p *Sample) float64 { return embed.CosineDistance(&t, &p.Arc) }
 		},

@@ -9,7 +9,7 @@ import (
 )
 
 func result(fmrErrors int, tightened bool) *Result {
-	p := Point{Photos: 1, Shipped: 0.5758, FMR: eval.NewRate(fmrErrors, 1000), FNMR: eval.NewRate(1, 100), Supported: false, Own: 0.51}
+	p := Point{Photos: 1, Shipped: 0.5757, FMR: eval.NewRate(fmrErrors, 1000), FNMR: eval.NewRate(1, 100), Supported: false, Own: 0.51}
 	p.Exceeds = p.FMR.Value > 1e-3
 	p.Threshold, p.FMRAt, p.FNMRAt = p.Shipped, p.FMR, p.FNMR
 	if tightened {
@@ -26,7 +26,7 @@ func TestCalibrationRefuses(t *testing.T) {
 		t.Fatalf("2/1000 at target 1e-3: %v", err)
 	}
 	c, err := result(1, false).Calibration("s")
-	if err != nil || c.Points[0].Threshold != 0.5758 || c.Points[0].Supported {
+	if err != nil || c.Points[0].Threshold != 0.5757 || c.Points[0].Supported {
 		t.Fatalf("1/1000: %v %+v", err, c)
 	}
 	c, err = result(2, true).Calibration("s")
