@@ -117,6 +117,7 @@ while read -r want name; do
 	[ -n "$name" ] || continue
 	from="$src/arcface/$name"
 	[ -f "$from" ] || from="$src/$name"
+	[ -f "$from" ] || from=$(bash scripts/fetch-models.sh "$name" </dev/null) || exit 1 # not in $ONEFACE_MODELS or ../shared/models: its npm package, pinned SHA-256
 	[ -f "$from" ] || die "model file $name not found in $src/arcface or $src; expected SHA-256 $want; obtain it from $(where_to_get "$name")"
 	target="$dest/$name"
 	if [ -L "$target" ] || ! cmp -s "$from" "$target"; then
@@ -135,7 +136,7 @@ mkdir -p "$dest/antispoof"
 while read -r want name; do
 	[ -n "$name" ] || continue
 	from="$src/antispoof/$name"
-	[ -f "$from" ] || die "PAD network $name not found in $src/antispoof; expected SHA-256 $want; see ../shared/models/antispoof/README.md"
+	[ -f "$from" ] || die "PAD network $name not found in $src/antispoof; expected SHA-256 $want; it has no public prebuilt source: export it from its pinned PyTorch weights as docs/models.md says, and put it in \$ONEFACE_MODELS/antispoof/"
 	target="$dest/antispoof/$name"
 	if [ -L "$target" ] || ! cmp -s "$from" "$target"; then
 		rm -f "$target"

@@ -38,6 +38,7 @@ func run() (int, error) {
 	keys := flag.String("keys", "keys", "directory holding kiosk.key, issuer.pub, deployment.secret and log.key")
 	data := flag.String("data", "data", "the kiosk's directory: audit/ (the audit log) and state")
 	purpose := flag.String("purpose", "door-main", "what the verification is for")
+	liveness := flag.String("liveness", "passive", "liveness check: passive (presentation-attack detection on the compared frame) or none (a photo of the holder matches too)")
 	flag.Parse()
 	if flag.NArg() != 2 {
 		return 3, fmt.Errorf("usage: embedded [flags] REFERENCE-FILE FRAME.jpg")
@@ -69,7 +70,7 @@ func run() (int, error) {
 	}
 	defer state.Close()
 	// PAD: the passive presentation-attack network (.models/antispoof).
-	engine, err := verify.OpenEngine(*models, verify.EngineOptions{PoolSize: 1, PAD: true}) // one analysis at a time
+	engine, err := verify.OpenEngine(*models, verify.EngineOptions{PoolSize: 1, PAD: verify.Liveness(*liveness) != verify.LivenessNone}) // one analysis at a time
 	if err != nil {
 		return 3, err
 	}
@@ -81,7 +82,7 @@ func run() (int, error) {
 	}
 	v, err := verify.New(verify.VerifierConfig{Engine: engine, Opener: opener, Audit: log, State: state, KioskKey: signer,
 		// Passive: one frame cannot answer a challenge (see README.md).
-		Policy: verify.Policy{Notices: map[string][32]byte{"notice-1": verify.NoticeHash(notice)}, Liveness: verify.LivenessPassive}})
+		Policy: verify.Policy{Notices: map[string][32]byte{"notice-1": verify.NoticeHash(notice)}, Liveness: verify.Liveness(*liveness)}})
 	if err != nil {
 		return 3, err
 	}

@@ -46,6 +46,7 @@ func run() (int, error) {
 	keys := flag.String("keys", "keys", "directory holding kiosk.key, issuer.pub, deployment.secret and log.key")
 	data := flag.String("data", "data", "the kiosk's directory: audit/ (the audit log) and state")
 	purpose := flag.String("purpose", "door-main", "what the verification is for")
+	liveness := flag.String("liveness", "passive", "liveness check: passive (presentation-attack detection on the compared frame) or none (a photo of the holder matches too)")
 	window := flag.Int("window", 3, "frames per attempt (1..10)")
 	receipt := flag.String("receipt", "", "write the person's audit receipt of the decision to this new file")
 	flag.Parse()
@@ -78,7 +79,7 @@ func run() (int, error) {
 	}
 	defer state.Close()
 	// PAD: the passive presentation-attack network (.models/antispoof).
-	engine, err := verify.OpenEngine(*models, verify.EngineOptions{PoolSize: 1, PAD: true}) // one analysis at a time
+	engine, err := verify.OpenEngine(*models, verify.EngineOptions{PoolSize: 1, PAD: verify.Liveness(*liveness) != verify.LivenessNone}) // one analysis at a time
 	if err != nil {
 		return 3, err
 	}
@@ -94,14 +95,9 @@ func run() (int, error) {
 		// challenge (v.Challenge before the frames are captured) issued
 		// after the stills were taken. A kiosk with a live camera and a
 		// screen uses LivenessBoth (see README.md).
-		Liveness: verify.LivenessPassive}
+		Liveness: verify.Liveness(*liveness)}
 	v, err := verify.New(verify.VerifierConfig{Engine: engine, Opener: opener, Audit: log, State: state, KioskKey: signer, Policy: policy})
 	if err != nil {
-		return 3, err
-	}
-	// A long-running kiosk records its policy once at start-up.
-	if _, err := log.AppendConfig(context.Background(), audit.PolicySummary{TargetFMR: policy.TargetFMR, Liveness: string(policy.Liveness),
-		LockoutMaxFailures: policy.MaxFailures, LockoutWindow: policy.LockoutWindow, Notices: []string{"notice-1"}}); err != nil {
 		return 3, err
 	}
 

@@ -223,15 +223,38 @@ func TestSetupFromPublicSources(t *testing.T) {
 	srv := httptest.NewServer(m)
 	defer srv.Close()
 	dest := filepath.Join(t.TempDir(), "models")
+	// ONEFACE_MODELS holds only the PAD networks, the one kind of model
+	// file with no public prebuilt source (docs/models.md): every other
+	// file must come from its public source.
+	given := t.TempDir()
+	if err := os.Mkdir(filepath.Join(given, "antispoof"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pads, _ := filepath.Glob(filepath.Join(testenv.ModelDir(), "antispoof", "*.onnx"))
+	if len(pads) == 0 {
+		testenv.Missing(t, "PAD networks in the model directory", os.ErrNotExist)
+	}
+	for _, f := range pads {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(given, "antispoof", filepath.Base(f)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cmd := exec.Command("bash", filepath.Join(repoRoot, "scripts", "setup.sh"))
 	cmd.Env = append(os.Environ(),
-		"ONEFACE_MODELS="+t.TempDir(), // empty
+		"ONEFACE_MODELS="+given,
 		"ONEFACE_MODELDIR="+dest,
 		"ONEFACE_MODEL_CACHE="+t.TempDir(),
 		"ONEFACE_MODEL_MIRROR="+srv.URL,
 	)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("setup: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dest, "fr_feature.onnx")); err != nil {
+		t.Errorf("the embedding network was not fetched: %v", err)
 	}
 	for _, name := range []string{"dlib_face_recognition_resnet_model_v1.dat", det, "shape_predictor_5_face_landmarks.dat"} {
 		if got := fileSHA256(t, filepath.Join(dest, name)); got != sums[name] {
