@@ -333,24 +333,12 @@ func (v *Verifier) liveFrame(ctx context.Context, req Request, now time.Time, sa
 			in = Frame{Image: img, CapturedAt: fr.CapturedAt}
 		}
 		imgs[i] = in.Image
-		a, err := v.analyze(ctx, in)
-		switch {
-		case err != nil:
-			if r, retry, ok := engineReason(err); ok {
-				reasons = append(reasons, FrameReason{r, retry, i})
-				continue
-			}
+		f, why, err := v.oneFace(ctx, i, in)
+		if err != nil {
 			return nil, -1, nil, err
 		}
-		f, err := a.Single()
-		for j := range a.Faces {
-			clear(a.Faces[j].Descriptor[:])
-			if v.c.onWipe != nil {
-				v.c.onWipe([][]float32{a.Faces[j].Descriptor[:]})
-			}
-		}
-		if r, retry, ok := engineReason(err); ok {
-			reasons = append(reasons, FrameReason{r, retry, i})
+		if why != nil {
+			reasons = append(reasons, *why)
 			continue
 		}
 		faces[i] = &f

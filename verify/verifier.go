@@ -631,6 +631,35 @@ func tokenOr(s string) string {
 	return s
 }
 
+// oneFace analyses frame i (exactly one of Image and Encoded set) and
+// returns its one face — a copy: every descriptor the analysis held,
+// other faces' included, is wiped — or the reason the frame cannot be used
+// (engineReason), or an error when no decision can be made.
+func (v *Verifier) oneFace(ctx context.Context, i int, fr Frame) (facerec.Face, *FrameReason, error) {
+	a, err := v.analyze(ctx, fr)
+	if err != nil {
+		if r, retry, ok := engineReason(err); ok {
+			return facerec.Face{}, &FrameReason{r, retry, i}, nil
+		}
+		return facerec.Face{}, nil, err
+	}
+	f, err := a.Single()
+	for j := range a.Faces {
+		clear(a.Faces[j].Descriptor[:])
+		if v.c.onWipe != nil {
+			v.c.onWipe([][]float32{a.Faces[j].Descriptor[:]})
+		}
+	}
+	if err != nil {
+		clear(f.Descriptor[:])
+		if r, retry, ok := engineReason(err); ok {
+			return facerec.Face{}, &FrameReason{r, retry, i}, nil
+		}
+		return facerec.Face{}, nil, err
+	}
+	return f, nil, nil
+}
+
 // engineReason maps an error of the engine (Analyze, or Analysis.Single)
 // to the reason a frame or enrolment photo is refused — unreadable
 // (corrupt, too large, unsupported format: reject), no_face and
@@ -715,26 +744,12 @@ func (v *Verifier) bestFrame(ctx context.Context, frames []Frame) (*facerec.Face
 			reasons = append(reasons, FrameReason{ReasonUnreadable, false, i})
 			continue
 		}
-		a, err := v.analyze(ctx, fr)
-		switch {
-		case err != nil:
-			if r, retry, ok := engineReason(err); ok {
-				reasons = append(reasons, FrameReason{r, retry, i})
-				continue
-			}
+		f, why, err := v.oneFace(ctx, i, fr)
+		if err != nil {
 			return nil, -1, nil, err
 		}
-		f, err := a.Single()
-		// f is a copy: wipe every descriptor the analysis holds (other
-		// faces included) before looking further.
-		for j := range a.Faces {
-			clear(a.Faces[j].Descriptor[:])
-			if v.c.onWipe != nil {
-				v.c.onWipe([][]float32{a.Faces[j].Descriptor[:]})
-			}
-		}
-		if r, retry, ok := engineReason(err); ok {
-			reasons = append(reasons, FrameReason{r, retry, i})
+		if why != nil {
+			reasons = append(reasons, *why)
 			continue
 		}
 		if r, ok := v.qualityReason(&f); !ok {
