@@ -84,7 +84,22 @@ type PolicySummary struct {
 	LockoutWindow      time.Duration // whole seconds
 	Notices            []string      // notice version tokens in force (at most 8)
 	SiteCalibration    []byte        // SHA-256 of the site calibration in use (32 bytes), or nil
+	// PADThreshold is the presentation-attack detection threshold in
+	// force: the live score (0..1] at or above which a capture counts as
+	// bona fide; 0 when the policy runs no passive check.
+	PADThreshold float64
+	// PADCalibration says where PADThreshold comes from: "shipped" (the
+	// threshold measured on the dev data and shipped with the networks)
+	// or "site" (the site calibration whose hash is SiteCalibration).
+	// Empty exactly when PADThreshold is 0.
+	PADCalibration string
 }
+
+// The PADCalibration values.
+const (
+	PADShipped = "shipped"
+	PADSite    = "site"
+)
 
 // Record is a stored entry as the log wrote it.
 type Record struct {
@@ -104,7 +119,7 @@ const (
 	// MaxEntrySize bounds an encoded entry, in bytes.
 	MaxEntrySize = 2048
 	maxToken     = 64
-	maxDetail    = 12
+	maxDetail    = 13
 	maxNotices   = 8
 )
 
@@ -330,7 +345,10 @@ func ParseRecord(data []byte) (*Record, error) {
 
 // marshalPolicy encodes a policy summary as the detail of a config entry:
 //
-//	fmr=<float, shortest form> liveness=<token> lockout=<failures>/<seconds>s notice=<token>... calibration=<hex|->
+//	fmr=<float, shortest form> liveness=<token> lockout=<failures>/<seconds>s notice=<token>... [pad=<threshold>/<shipped|site>] calibration=<hex|->
+//
+// The pad field is present only with a passive check, so entries written
+// before it existed keep their one encoding.
 func marshalPolicy(p *PolicySummary) (string, error) {
 	if !(p.TargetFMR > 0 && p.TargetFMR < 1) {
 		return "", malformed("policy: target FMR %v not in (0, 1)", p.TargetFMR)
@@ -352,6 +370,17 @@ func marshalPolicy(p *PolicySummary) (string, error) {
 		fmt.Sprintf("lockout=%d/%ds", p.LockoutMaxFailures, int64(p.LockoutWindow/time.Second))}
 	for _, n := range p.Notices {
 		f = append(f, "notice="+n)
+	}
+	switch {
+	case p.PADThreshold == 0 && p.PADCalibration == "":
+	case !(p.PADThreshold > 0 && p.PADThreshold <= 1):
+		return "", malformed("policy: PAD threshold %v not in (0, 1]", p.PADThreshold)
+	case p.PADCalibration == PADSite && p.SiteCalibration == nil:
+		return "", malformed("policy: site PAD threshold without a site calibration")
+	case p.PADCalibration == PADShipped, p.PADCalibration == PADSite:
+		f = append(f, "pad="+strconv.FormatFloat(p.PADThreshold, 'f', -1, 64)+"/"+p.PADCalibration)
+	default:
+		return "", malformed("policy: PAD calibration %q (want %s or %s)", p.PADCalibration, PADShipped, PADSite)
 	}
 	f = append(f, "calibration="+cal)
 	d := strings.Join(f, " ")
@@ -382,6 +411,12 @@ func (r *Record) Policy() (*PolicySummary, error) {
 			}
 		case "notice":
 			p.Notices = append(p.Notices, v)
+		case "pad":
+			t, src, ok := strings.Cut(v, "/")
+			if p.PADThreshold, err = strconv.ParseFloat(t, 64); err == nil && !ok {
+				err = errors.New("no source")
+			}
+			p.PADCalibration = src
 		case "calibration":
 			if v != "-" {
 				p.SiteCalibration, err = hex.DecodeString(v)

@@ -264,3 +264,44 @@ func TestCheckpointExtensionLines(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPolicyPADField: the PAD threshold in force and its source round-trip
+// through the config entry; a summary without it keeps the encoding that
+// entries written before the field existed have.
+func TestPolicyPADField(t *testing.T) {
+	l := newTestLog(t, Options{})
+	ctx := context.Background()
+	site := bytes.Repeat([]byte{0xcd}, 32)
+	for _, pol := range []PolicySummary{
+		{TargetFMR: 1e-3, Liveness: "passive", LockoutMaxFailures: 5, LockoutWindow: time.Minute, Notices: []string{"n-1"}, PADThreshold: 0.3276, PADCalibration: PADShipped},
+		{TargetFMR: 1e-3, Liveness: "both", LockoutMaxFailures: 5, LockoutWindow: time.Minute, Notices: []string{"n-1"}, SiteCalibration: site, PADThreshold: 0.2112, PADCalibration: PADSite},
+		{TargetFMR: 1e-3, Liveness: "none", LockoutMaxFailures: 5, LockoutWindow: time.Minute, Notices: []string{"n-1"}},
+	} {
+		a, err := l.AppendConfig(ctx, pol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := CheckReceipt(a.Receipt, l.vkey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := info.Record.Policy()
+		if err != nil || fmt.Sprint(*got) != fmt.Sprint(pol) {
+			t.Fatalf("round trip: %v\n%+v\n%+v", err, got, pol)
+		}
+		if strings.Contains(info.Record.Detail, "pad=") != (pol.PADThreshold != 0) {
+			t.Errorf("detail %q", info.Record.Detail)
+		}
+	}
+	for _, bad := range []PolicySummary{
+		{TargetFMR: 1e-3, PADThreshold: 0.3},
+		{TargetFMR: 1e-3, PADCalibration: PADShipped},
+		{TargetFMR: 1e-3, PADThreshold: 1.5, PADCalibration: PADShipped},
+		{TargetFMR: 1e-3, PADThreshold: 0.3, PADCalibration: "guess"},
+		{TargetFMR: 1e-3, PADThreshold: 0.3, PADCalibration: PADSite}, // no site calibration hash
+	} {
+		if _, err := l.AppendConfig(ctx, bad); !errors.Is(err, ErrMalformed) {
+			t.Errorf("policy %+v: %v", bad, err)
+		}
+	}
+}

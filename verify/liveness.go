@@ -16,6 +16,7 @@ import (
 	"github.com/oneface/oneface/internal/imageio"
 	"github.com/oneface/oneface/internal/liveness"
 	"github.com/oneface/oneface/internal/liveness/pad"
+	"github.com/oneface/oneface/internal/site"
 )
 
 // Liveness modes beyond [LivenessNone]. What each check detects, the
@@ -193,6 +194,7 @@ type livenessCheck struct {
 	pending *liveness.Pending // challenge modes
 	pad     *pad.Detector     // passive modes
 	padCal  pad.Calibration
+	padSite bool // padCal's threshold comes from the site calibration
 	limits  liveness.Limits
 	// sameFace decides "the same person" between two frames of a
 	// sequence; nil: the verifier's comparison at its single-photo
@@ -228,6 +230,36 @@ func newLivenessCheck(c VerifierConfig, p Policy) (*livenessCheck, error) {
 		}
 	}
 	return l, nil
+}
+
+// applySite takes the PAD threshold of a site calibration when the
+// policy runs the passive check: it must have been measured with the
+// detector's networks and box widening, against the same shipped
+// threshold (internal/site checked the rule on lowering it). Without the
+// passive check it is not used.
+func (l *livenessCheck) applySite(p *site.PAD) error {
+	if p == nil || !l.passive() {
+		return nil
+	}
+	names := make([]string, len(l.padCal.Models))
+	for i, m := range l.padCal.Models {
+		names[i] = m.String()
+	}
+	if !slices.Equal(p.Models, names) || p.Widen != l.padCal.Widen || p.Shipped != l.padCal.Threshold {
+		return fmt.Errorf("%w: the site calibration's PAD threshold was measured for %s, box ×%v, shipped threshold %v; this verifier runs %s, box ×%v, shipped threshold %v",
+			ErrPolicy, strings.Join(p.Models, "+"), p.Widen, p.Shipped, strings.Join(names, "+"), l.padCal.Widen, l.padCal.Threshold)
+	}
+	c := pad.Calibration{Models: l.padCal.Models, Widen: l.padCal.Widen, Threshold: p.Threshold, TargetBPCER: p.TargetBPCER,
+		Dataset: "site calibration", Live: p.BPCER.Trials, BPCERErrors: p.BPCER.Errors}
+	for _, a := range p.Attacks {
+		c.Attacks += a.APCER.Trials
+		c.APCERErrors += a.APCER.Errors
+	}
+	if _, err := c.Accept(l.pad, pad.Score{}); err != nil {
+		return fmt.Errorf("%w: %v", ErrPolicy, err)
+	}
+	l.padCal, l.padSite = c, true
+	return nil
 }
 
 // openPAD loads the shipped PAD configuration from modelDir/antispoof.

@@ -246,7 +246,7 @@ func (v *Verifier) setModels(c VerifierConfig, p Policy) error {
 	// references are refused as uncalibrated.
 	v.thresholds[id] = th
 	v.siteHash = o.Hash[:]
-	return nil
+	return v.lv.applySite(o.PAD)
 }
 
 // operatingPoint is the model and threshold a reference is compared at,

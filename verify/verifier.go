@@ -244,9 +244,15 @@ type VerifierConfig struct {
 	// deployment's signed-note public key. It can only make thresholds
 	// stricter; it must be for the policy's TargetFMR and for the one
 	// model the verifier compares under, and enrolment counts it did not
-	// measure are refused as uncalibrated. Its SHA-256 is recorded in
-	// the configuration audit entry. New fails with ErrPolicy when it
-	// does not verify or does not fit.
+	// measure are refused as uncalibrated. When it carries a PAD
+	// threshold (measured on the site's camera for a stated BPCER) and
+	// the policy runs the passive check, that threshold replaces the
+	// shipped one; it was measured with the same networks and crop, and
+	// is lower than the shipped one only where the site's own attack
+	// captures showed no more attacks accepted (internal/site). Its
+	// SHA-256, the PAD threshold in force and its source ("shipped" or
+	// "site") are recorded in the configuration audit entry. New fails
+	// with ErrPolicy when it does not verify or does not fit.
 	SiteCalibration []byte
 	SiteKey         string
 
@@ -325,7 +331,7 @@ func (v *Verifier) policySummary() audit.PolicySummary {
 		notices = append(notices, tokenOr(n))
 	}
 	slices.Sort(notices)
-	return audit.PolicySummary{
+	s := audit.PolicySummary{
 		TargetFMR:          v.p.TargetFMR,
 		Liveness:           string(v.p.Liveness),
 		LockoutMaxFailures: v.p.MaxFailures,
@@ -333,6 +339,13 @@ func (v *Verifier) policySummary() audit.PolicySummary {
 		Notices:            notices,
 		SiteCalibration:    v.siteHash,
 	}
+	if v.lv.passive() {
+		s.PADThreshold, s.PADCalibration = v.lv.padCal.Threshold, audit.PADShipped
+		if v.lv.padSite {
+			s.PADCalibration = audit.PADSite
+		}
+	}
+	return s
 }
 
 func calibratedTargets(tab *calib.Table, model string, photos int) string {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/mod/sumdb/note"
@@ -15,6 +16,7 @@ import (
 	"github.com/oneface/oneface/internal/calib/calibgen"
 	"github.com/oneface/oneface/internal/embed"
 	"github.com/oneface/oneface/internal/facerec"
+	"github.com/oneface/oneface/internal/liveness/pad"
 	"github.com/oneface/oneface/internal/notekey"
 	"github.com/oneface/oneface/internal/site"
 	"github.com/oneface/oneface/internal/site/sitecheck"
@@ -31,6 +33,9 @@ func runCalibrateSite(args []string, stdout, stderr io.Writer) error {
 	name := fs.String("site", "", "site name (letters, digits, . _ -), written into the calibration")
 	out := fs.String("o", "", "write the signed site calibration here (never overwritten)")
 	tighten := fs.Bool("tighten", false, "where FMR exceeds the target, write the site's own stricter threshold instead of refusing")
+	padOn := fs.Bool("pad", true, "also set the presentation-attack detection threshold of this camera from the captures (needs the PAD networks in -models/antispoof)")
+	padBPCER := fs.Float64("pad-bpcer", 0.05, "stated BPCER (share of live captures the passive check may refuse) the PAD threshold is chosen for")
+	attacks := fs.String("attacks", "", "folder of attack captures made at this camera, one subfolder per attack type (print, screen, ...): lets the PAD threshold go below the shipped one where they show no more attacks accepted")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -39,6 +44,12 @@ func runCalibrateSite(args []string, stdout, stderr io.Writer) error {
 	}
 	if *model != "arcface" && *model != "dlib" {
 		return usageError{fmt.Sprintf("unknown model %q (arcface, dlib)", *model)}
+	}
+	if !(*padBPCER > 0 && *padBPCER < 1) {
+		return usageError{fmt.Sprintf("-pad-bpcer %v: a rate strictly between 0 and 1 (e.g. 0.05)", *padBPCER)}
+	}
+	if *attacks != "" && !*padOn {
+		return usageError{"-attacks needs the PAD check (drop -pad=false)"}
 	}
 	if *genKey {
 		skey, vkey, err := note.GenerateKey(rand.Reader, *name)
@@ -73,8 +84,16 @@ func runCalibrateSite(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	res, err := sitecheck.Check(context.Background(), &calibgen.Analyser{Engine: e, Embedder: em}, tab,
-		sitecheck.Config{Dir: fs.Arg(0), Model: *model, TargetFMR: *target, Tighten: *tighten})
+	cfg := sitecheck.Config{Dir: fs.Arg(0), Model: *model, TargetFMR: *target, Tighten: *tighten}
+	if *padOn {
+		d, err := pad.Open(filepath.Join(*dir, "antispoof"), pad.Options{Models: pad.Shipped.Models, Widen: pad.Shipped.Widen})
+		if err != nil {
+			return hintError{fmt.Errorf("PAD networks: %w", err), []string{"`make setup` copies them to .models/antispoof; or run with -pad=false to leave the shipped PAD threshold in force"}}
+		}
+		defer d.Close()
+		cfg.PAD = &sitecheck.PADConfig{Detector: d, Shipped: pad.Shipped, Engine: e, TargetBPCER: *padBPCER, AttackDir: *attacks}
+	}
+	res, err := sitecheck.Check(context.Background(), &calibgen.Analyser{Engine: e, Embedder: em}, tab, cfg)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/oneface/oneface/internal/calib"
+	"github.com/oneface/oneface/internal/liveness/pad"
 	"github.com/oneface/oneface/internal/notekey"
 	"github.com/oneface/oneface/internal/site"
 	"github.com/oneface/oneface/internal/testenv"
@@ -32,7 +33,7 @@ func TestCalibrateSiteSpoofDev(t *testing.T) {
 	}
 	dir := t.TempDir()
 	key, out := filepath.Join(dir, "site.key"), filepath.Join(dir, "site.calib")
-	code, stdout, stderr := runCLI("calibrate-site", "-models", models, "-key", key, "-genkey", "-site", "spoof-dev", "-o", out, frames)
+	code, stdout, stderr := runCLI("calibrate-site", "-models", models, "-key", key, "-genkey", "-pad=false", "-site", "spoof-dev", "-o", out, frames)
 	t.Logf("%s%s", stdout, stderr)
 	if code != 1 || !strings.Contains(stderr, "exceeds the target") {
 		t.Fatalf("exit %d; want a refusal", code)
@@ -40,7 +41,11 @@ func TestCalibrateSiteSpoofDev(t *testing.T) {
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Fatalf("refused, yet %s exists (%v)", out, err)
 	}
-	code, stdout, stderr = runCLI("calibrate-site", "-models", models, "-key", key, "-tighten", "-site", "spoof-dev", "-o", out, frames)
+	// With the PAD check (default), a stated BPCER of 1 % and spoof-dev's
+	// printed photos as the site's attack captures.
+	attacks := filepath.Join(dir, "attacks")
+	copyFrames(t, filepath.Join(testenv.FacesDir(), "spoof-dev", "ImposterRaw"), filepath.Join(attacks, "print"))
+	code, stdout, stderr = runCLI("calibrate-site", "-models", models, "-key", key, "-tighten", "-pad-bpcer", "0.01", "-attacks", attacks, "-site", "spoof-dev", "-o", out, frames)
 	t.Logf("%s%s", stdout, stderr)
 	if code != 0 {
 		t.Fatalf("-tighten: exit %d", code)
@@ -65,6 +70,50 @@ func TestCalibrateSiteSpoofDev(t *testing.T) {
 		p, err := calib.Lookup(o.ModelID, k, o.TargetFMR)
 		if err != nil || th >= p.Threshold {
 			t.Errorf("%d photos: site threshold %v, shipped %v (%v)", k, th, p.Threshold, err)
+		}
+	}
+	// The PAD part: every live frame scored, every print with a face
+	// scored, no print accepted at the site threshold (none is at the
+	// shipped one on this camera), and the rule on lowering held.
+	p := o.PAD
+	if p == nil || p.BPCER.Trials < 140 || len(p.Attacks) != 1 || p.Attacks[0].Type != "print" || p.Attacks[0].APCER.Trials < 140 ||
+		p.Attacks[0].APCER.Errors != 0 || p.Shipped != pad.Shipped.Threshold || p.TargetBPCER != 0.01 {
+		t.Fatalf("PAD part: %+v", p)
+	}
+	if !strings.Contains(stdout, "presentation-attack detection: MiniFASNetV1SE") || !strings.Contains(stdout, "APCER print") {
+		t.Errorf("summary lacks the PAD report")
+	}
+	t.Logf("site PAD threshold %v (shipped %v): BPCER %d/%d, APCER print %d/%d", p.Threshold, p.Shipped, p.BPCER.Errors, p.BPCER.Trials,
+		p.Attacks[0].APCER.Errors, p.Attacks[0].APCER.Trials)
+}
+
+// copyFrames copies the frames of src's subfolders into dst/<subfolder>
+// (a temporary folder: faces are never copied into the repository).
+func copyFrames(t *testing.T, src, dst string) {
+	t.Helper()
+	subs, err := os.ReadDir(src)
+	if err != nil {
+		testenv.Missing(t, "spoof-dev", err)
+	}
+	for _, d := range subs {
+		if !d.IsDir() {
+			continue
+		}
+		fs, err := os.ReadDir(filepath.Join(src, d.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(dst, d.Name()), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fs {
+			b, err := os.ReadFile(filepath.Join(src, d.Name(), f.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dst, d.Name(), f.Name()), b, 0o600); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 }

@@ -23,13 +23,28 @@
 //	photos <k> threshold <t> shipped <s> fmr <errors> <trials> fnmr <errors> <trials> supported <yes|no>
 //	...
 //
+//	pad models <network[,network]> widen <w> target-bpcer <b> threshold <t> shipped <s> bpcer <errors> <trials> supported <yes|no>
+//	pad-attack <type> apcer <errors> <trials> shipped <errors> <trials>
+//	...
+//
 // with one photos line per enrolment count, counts strictly increasing
 // from 1 to at most 3; t ≤ s; s is the shipped threshold; the counts are
 // the site's impostor and genuine comparisons and errors at t; supported
-// says whether the site's impostor count reached 3/target. Numbers are
-// decimal in their shortest spelling (thresholds with at most 4
-// decimals), so a calibration has one encoding and one hash. A future incompatible
-// format gets a new first line.
+// says whether the site's impostor count reached 3/target.
+//
+// The pad lines are optional: the presentation-attack detection (PAD)
+// threshold of the site's camera (see [PAD]). The pad line names the
+// networks and box widening the threshold was measured with, the stated
+// BPCER, the site's threshold t and the shipped one s, the site's live
+// captures refused at t, and whether their count reached 3/b. Each
+// pad-attack line (types strictly increasing, at most 8) gives the site's
+// attack captures of one type accepted at t and at s. t may be below s —
+// looser for attacks — only when the site measured attacks and none of
+// them is accepted at t that was not at s.
+//
+// Numbers are decimal in their shortest spelling (thresholds with at most
+// 4 decimals), so a calibration has one encoding and one hash. A future
+// incompatible format gets a new first line.
 package site
 
 import (
@@ -54,6 +69,9 @@ const MaxSize = 4 << 10
 // maxPhotos is the largest enrolment count a site calibration covers.
 const maxPhotos = 3
 
+// maxAttackTypes bounds the pad-attack lines.
+const maxAttackTypes = 8
+
 // Errors. Every error of [Load] wraps one of them.
 var (
 	// ErrTooLarge: more than MaxSize bytes.
@@ -63,7 +81,9 @@ var (
 	// ErrFormat: the signed text is not a site calibration v1.
 	ErrFormat = errors.New("site: malformed site calibration")
 	// ErrLooser: a threshold is above the shipped one, or the model or
-	// target is not in the shipped table.
+	// target is not in the shipped table, or a PAD threshold is below the
+	// shipped one without attack captures that show it lets no more
+	// attacks through.
 	ErrLooser = errors.New("site: site calibration would loosen the shipped calibration")
 )
 
@@ -83,6 +103,35 @@ type Calibration struct {
 	ModelID   string
 	TargetFMR float64
 	Points    []Point
+	PAD       *PAD // nil: the shipped PAD threshold applies
+}
+
+// PAD is a site's presentation-attack detection threshold: the live score
+// (the networks' mean softmax probability of the live class, 0..1) at or
+// above which a capture counts as bona fide on this site's camera. It is
+// chosen for the stated BPCER on the site's own live captures. Above the
+// shipped threshold it is stricter and always allowed; below it, it is
+// looser for attacks, and allowed only as far as the site's own attack
+// captures show: for every attack type measured, no capture accepted at
+// Threshold that was refused at Shipped (ISO/IEC 30107-3 APCER per
+// attack type unchanged).
+type PAD struct {
+	Models      []string // network names (internal/liveness/pad Model.String), in the detector's order
+	Widen       float64  // box widening the crop was taken with
+	TargetBPCER float64  // the stated BPCER, 0 < b < 1
+	Threshold   float64  // the site's threshold, 0 < t ≤ 1
+	Shipped     float64  // the shipped threshold for the same networks and widening
+	BPCER       calib.Rate
+	Supported   bool // live captures ≥ 3/TargetBPCER
+	Attacks     []PADAttack
+}
+
+// PADAttack is one attack type's result: APCER at the site threshold and
+// at the shipped one, over the same captures.
+type PADAttack struct {
+	Type         string // 1–32 of a–z 0–9 _ -
+	APCER        calib.Rate
+	ShippedAPCER calib.Rate
 }
 
 // Override is what a verifier takes from a loaded site calibration.
@@ -94,6 +143,11 @@ type Override struct {
 	// configuration audit entry.
 	Hash [32]byte
 }
+
+// The PAD part ([Calibration].PAD) is checked by [Load] for its own
+// consistency only (the rule on lowering the threshold): the shipped PAD
+// threshold lives with the networks, so the verifier checks Shipped,
+// Models and Widen against its detector.
 
 // Marshal returns the text of c (unsigned). It checks what [Load] checks
 // about the format, but not the shipped table.
@@ -108,6 +162,18 @@ func (c *Calibration) Marshal() ([]byte, error) {
 		fmt.Fprintf(&b, "photos %d threshold %s shipped %s fmr %d %d fnmr %d %d supported %s\n", p.Photos,
 			strconv.FormatFloat(p.Threshold, 'f', -1, 64), strconv.FormatFloat(p.Shipped, 'f', -1, 64),
 			p.FMR.Errors, p.FMR.Trials, p.FNMR.Errors, p.FNMR.Trials, sup)
+	}
+	if p := c.PAD; p != nil {
+		sup := "no"
+		if p.Supported {
+			sup = "yes"
+		}
+		fmt.Fprintf(&b, "pad models %s widen %s target-bpcer %s threshold %s shipped %s bpcer %d %d supported %s\n",
+			strings.Join(p.Models, ","), strconv.FormatFloat(p.Widen, 'f', -1, 64), strconv.FormatFloat(p.TargetBPCER, 'g', -1, 64),
+			strconv.FormatFloat(p.Threshold, 'f', -1, 64), strconv.FormatFloat(p.Shipped, 'f', -1, 64), p.BPCER.Errors, p.BPCER.Trials, sup)
+		for _, a := range p.Attacks {
+			fmt.Fprintf(&b, "pad-attack %s apcer %d %d shipped %d %d\n", a.Type, a.APCER.Errors, a.APCER.Trials, a.ShippedAPCER.Errors, a.ShippedAPCER.Trials)
+		}
 	}
 	text := []byte(b.String())
 	if _, err := parse(string(text)); err != nil {
@@ -189,7 +255,7 @@ func parse(text string) (*Calibration, error) {
 		return nil, bad("no final newline")
 	}
 	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
-	if len(lines) < 5 || len(lines) > 4+maxPhotos {
+	if len(lines) < 5 || len(lines) > 4+maxPhotos+1+maxAttackTypes {
 		return nil, bad("%d lines", len(lines))
 	}
 	if lines[0] != intro {
@@ -223,7 +289,8 @@ func parse(text string) (*Calibration, error) {
 	if c.TargetFMR, err = number(s, false); err != nil || c.TargetFMR <= 0 || c.TargetFMR >= 1 || strconv.FormatFloat(c.TargetFMR, 'g', -1, 64) != s {
 		return nil, bad("line 4: target FMR %.40q", s)
 	}
-	for i := 4; i < len(lines); i++ {
+	i := 4
+	for ; i < len(lines) && i < 4+maxPhotos && strings.HasPrefix(lines[i], "photos "); i++ {
 		f := strings.Split(lines[i], " ")
 		if len(f) != 14 || f[0] != "photos" || f[2] != "threshold" || f[4] != "shipped" || f[6] != "fmr" || f[9] != "fnmr" || f[12] != "supported" {
 			return nil, bad("line %d: %.80q", i+1, lines[i])
@@ -260,7 +327,122 @@ func parse(text string) (*Calibration, error) {
 		}
 		c.Points = append(c.Points, p)
 	}
+	if i == 4 {
+		return nil, bad("line 5: no photos line")
+	}
+	if i == len(lines) {
+		return c, nil
+	}
+	p, err := parsePAD(lines[i:], i, bad)
+	if err != nil {
+		return nil, err
+	}
+	c.PAD = p
 	return c, nil
+}
+
+// parsePAD reads the pad line and its pad-attack lines; first is the
+// 0-based line number of the pad line.
+func parsePAD(lines []string, first int, bad func(string, ...any) error) (*PAD, error) {
+	f := strings.Split(lines[0], " ")
+	if len(f) != 16 || f[0] != "pad" || f[1] != "models" || f[3] != "widen" || f[5] != "target-bpcer" || f[7] != "threshold" ||
+		f[9] != "shipped" || f[11] != "bpcer" || f[14] != "supported" {
+		return nil, bad("line %d: %.80q", first+1, lines[0])
+	}
+	p := &PAD{Models: strings.Split(f[2], ",")}
+	if len(p.Models) > 4 {
+		return nil, bad("line %d: %d networks", first+1, len(p.Models))
+	}
+	for _, m := range p.Models {
+		if len(m) > 32 || !validName(m) {
+			return nil, bad("line %d: network %.40q", first+1, m)
+		}
+	}
+	var err error
+	if p.Widen, err = number(f[4], true); err != nil || p.Widen < 1 || p.Widen > 4 {
+		return nil, bad("line %d: widen %.20q", first+1, f[4])
+	}
+	if p.TargetBPCER, err = number(f[6], false); err != nil || p.TargetBPCER <= 0 || p.TargetBPCER >= 1 || strconv.FormatFloat(p.TargetBPCER, 'g', -1, 64) != f[6] {
+		return nil, bad("line %d: target BPCER %.20q", first+1, f[6])
+	}
+	if p.Threshold, err = number(f[8], true); err != nil || p.Threshold <= 0 || p.Threshold > 1 {
+		return nil, bad("line %d: PAD threshold %.20q", first+1, f[8])
+	}
+	if p.Shipped, err = number(f[10], true); err != nil || p.Shipped <= 0 || p.Shipped > 1 {
+		return nil, bad("line %d: shipped PAD threshold %.20q", first+1, f[10])
+	}
+	if p.BPCER, err = rate(f[12], f[13]); err != nil {
+		return nil, bad("line %d: BPCER counts", first+1)
+	}
+	switch f[15] {
+	case "yes":
+		p.Supported = true
+	case "no":
+	default:
+		return nil, bad("line %d: supported %.10q", first+1, f[15])
+	}
+	for j, l := range lines[1:] {
+		n := first + 2 + j
+		a := strings.Split(l, " ")
+		if len(a) != 8 || a[0] != "pad-attack" || a[2] != "apcer" || a[5] != "shipped" {
+			return nil, bad("line %d: %.80q", n, l)
+		}
+		at := PADAttack{Type: a[1]}
+		if !validType(at.Type) {
+			return nil, bad("line %d: attack type %.40q", n, at.Type)
+		}
+		if len(p.Attacks) > 0 && at.Type <= p.Attacks[len(p.Attacks)-1].Type {
+			return nil, bad("line %d: attack types not strictly increasing", n)
+		}
+		if at.APCER, err = rate(a[3], a[4]); err != nil {
+			return nil, bad("line %d: APCER counts", n)
+		}
+		if at.ShippedAPCER, err = rate(a[6], a[7]); err != nil || at.ShippedAPCER.Trials != at.APCER.Trials {
+			return nil, bad("line %d: shipped APCER counts", n)
+		}
+		// Acceptance only grows as the threshold falls.
+		if p.Threshold >= p.Shipped && at.APCER.Errors > at.ShippedAPCER.Errors || p.Threshold < p.Shipped && at.APCER.Errors < at.ShippedAPCER.Errors {
+			return nil, bad("line %d: APCER counts contradict the thresholds", n)
+		}
+		p.Attacks = append(p.Attacks, at)
+	}
+	if p.Threshold < p.Shipped {
+		if len(p.Attacks) == 0 {
+			return nil, fmt.Errorf("%w: PAD threshold %v below the shipped %v with no attack captures measured", ErrLooser, p.Threshold, p.Shipped)
+		}
+		for _, a := range p.Attacks {
+			if a.APCER.Errors != a.ShippedAPCER.Errors || a.APCER.Trials == 0 {
+				return nil, fmt.Errorf("%w: PAD threshold %v below the shipped %v accepts %d %s attacks of %d (shipped: %d)",
+					ErrLooser, p.Threshold, p.Shipped, a.APCER.Errors, a.Type, a.APCER.Trials, a.ShippedAPCER.Errors)
+			}
+		}
+	}
+	return p, nil
+}
+
+// rate parses "<errors> <trials>" with errors ≤ trials.
+func rate(e, n string) (calib.Rate, error) {
+	ne, err := count(e)
+	if err != nil {
+		return calib.Rate{}, err
+	}
+	nn, err := count(n)
+	if err != nil || ne > nn {
+		return calib.Rate{}, strconv.ErrSyntax
+	}
+	return calib.Rate{Errors: ne, Trials: nn}, nil
+}
+
+func validType(s string) bool {
+	if len(s) == 0 || len(s) > 32 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // number parses a finite decimal without sign or spaces. With fixed, it

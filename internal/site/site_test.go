@@ -189,3 +189,142 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+func withPAD() *Calibration {
+	c := good()
+	c.PAD = &PAD{Models: []string{"MiniFASNetV1SE"}, Widen: 1.5, TargetBPCER: 0.05, Threshold: 0.2112, Shipped: 0.3276,
+		BPCER: calib.Rate{Errors: 3, Trials: 64}, Supported: true, Attacks: []PADAttack{
+			{Type: "print", APCER: calib.Rate{Errors: 0, Trials: 40}, ShippedAPCER: calib.Rate{Errors: 0, Trials: 40}},
+			{Type: "screen", APCER: calib.Rate{Errors: 1, Trials: 30}, ShippedAPCER: calib.Rate{Errors: 1, Trials: 30}},
+		}}
+	return c
+}
+
+func TestPADRoundTrip(t *testing.T) {
+	skey, vkey := keys(t)
+	signed, err := Sign(withPAD(), skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := load(signed, vkey, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := o.PAD
+	if p == nil || p.Threshold != 0.2112 || p.Shipped != 0.3276 || len(p.Attacks) != 2 || p.Attacks[1].Type != "screen" ||
+		p.Attacks[1].APCER.Errors != 1 || p.BPCER.Trials != 64 || !p.Supported || p.Widen != 1.5 || p.Models[0] != "MiniFASNetV1SE" {
+		t.Fatalf("%+v", p)
+	}
+	t.Logf("%s", signed)
+	// Without the PAD part the calibration still loads, with PAD nil.
+	signed, _ = Sign(good(), skey)
+	if o, err := load(signed, vkey, table); err != nil || o.PAD != nil {
+		t.Fatalf("%v %+v", err, o)
+	}
+}
+
+// TestPADNeverLooserUnmeasured: the rule "never looser than shipped for
+// attacks it measured", checked on the signed file whoever signed it.
+func TestPADNeverLooserUnmeasured(t *testing.T) {
+	skey, vkey := keys(t)
+	cases := map[string]func(p *PAD){
+		"lowered without attacks": func(p *PAD) { p.Attacks = nil },
+		"lowered admits a print": func(p *PAD) {
+			p.Attacks[0].APCER.Errors = 2
+		},
+		"lowered with an empty attack type": func(p *PAD) {
+			p.Attacks = []PADAttack{{Type: "print"}}
+		},
+	}
+	for name, mut := range cases {
+		c := withPAD()
+		mut(c.PAD)
+		if _, err := c.Marshal(); !errors.Is(err, ErrLooser) {
+			t.Errorf("%s: Marshal: %v, want ErrLooser", name, err)
+		}
+		// Signed by hand past Marshal's check: Load refuses it too.
+		text := strings.Replace(string(mustMarshal(t, withPAD())), "pad-attack print apcer 0 40", "pad-attack print apcer 2 40", 1)
+		if name == "lowered admits a print" {
+			s, _ := note.NewSigner(skey)
+			signed, err := note.Sign(&note.Note{Text: text}, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := load(signed, vkey, table); !errors.Is(err, ErrLooser) {
+				t.Errorf("%s: Load: %v, want ErrLooser", name, err)
+			}
+		}
+	}
+	// Stricter than shipped needs no attack captures.
+	c := withPAD()
+	c.PAD.Threshold, c.PAD.Attacks = 0.5, nil
+	if _, err := c.Marshal(); err != nil {
+		t.Errorf("stricter without attacks: %v", err)
+	}
+	// Equal to shipped is not looser either.
+	c.PAD.Threshold = c.PAD.Shipped
+	if _, err := c.Marshal(); err != nil {
+		t.Errorf("shipped without attacks: %v", err)
+	}
+}
+
+func mustMarshal(t *testing.T, c *Calibration) []byte {
+	t.Helper()
+	b, err := c.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestPADParseStrict(t *testing.T) {
+	s := string(mustMarshal(t, withPAD()))
+	for name, bad := range map[string]string{
+		"attack order":        strings.Replace(strings.Replace(s, "pad-attack print", "pad-attack zz", 1), "pad-attack screen", "pad-attack print", 1),
+		"attack duplicated":   strings.Replace(s, "pad-attack screen", "pad-attack print", 1),
+		"attack type upper":   strings.Replace(s, "pad-attack print", "pad-attack Print", 1),
+		"threshold above 1":   strings.Replace(s, "threshold 0.2112 shipped 0.3276", "threshold 1.2 shipped 0.3276", 1),
+		"5 decimals":          strings.Replace(s, "threshold 0.2112 ", "threshold 0.21121 ", 1),
+		"bpcer errors>trials": strings.Replace(s, "bpcer 3 64", "bpcer 65 64", 1),
+		"shipped trials":      strings.Replace(s, "shipped 0 40", "shipped 0 41", 1),
+		"target spelled":      strings.Replace(s, "target-bpcer 0.05", "target-bpcer 5e-2", 1),
+		"widen below 1":       strings.Replace(s, "widen 1.5", "widen 0.5", 1),
+		"no networks":         strings.Replace(s, "models MiniFASNetV1SE", "models ", 1),
+		"pad before photos":   strings.Replace(s, "photos 2", "padx 2", 1),
+		"pad twice":           s + strings.Split(s, "\n")[6] + "\n",
+		"attack without pad":  strings.Replace(s, "pad models", "pad-attack models", 1),
+		"supported maybe":     strings.Replace(s, "supported yes\npad-attack", "supported maybe\npad-attack", 1),
+	} {
+		if bad == s {
+			t.Fatalf("%s: replacement did not apply", name)
+		}
+		if _, err := parse(bad); err == nil {
+			t.Errorf("%s: accepted %q", name, bad)
+		}
+	}
+}
+
+func FuzzParsePAD(f *testing.F) {
+	text, _ := withPAD().Marshal()
+	f.Add(string(text))
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := parse(s)
+		if err != nil {
+			return
+		}
+		if p := c.PAD; p != nil && p.Threshold < p.Shipped {
+			for _, a := range p.Attacks {
+				if a.APCER.Errors != a.ShippedAPCER.Errors {
+					t.Fatalf("accepted a lowered PAD threshold that admits more attacks: %q", s)
+				}
+			}
+			if len(p.Attacks) == 0 {
+				t.Fatalf("accepted a lowered PAD threshold without attacks: %q", s)
+			}
+		}
+		again, err := c.Marshal()
+		if err != nil || string(again) != s {
+			t.Fatalf("parse→marshal not identity: %q → %q, %v", s, again, err)
+		}
+	})
+}

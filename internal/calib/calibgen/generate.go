@@ -19,6 +19,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"image"
 	"io"
 	"io/fs"
 	"math"
@@ -68,6 +69,11 @@ type Analyser struct {
 	Engine   *facerec.Engine
 	Embedder *embed.Embedder
 	Cache    string // "" disables the cache; see [CacheDir]
+	// Face, when set, is called for every acquired frame with the decoded
+	// image and its chosen face, before it is embedded (the site check
+	// scores presentation-attack detection there). An error stops the
+	// analysis. It needs Cache "": a cached frame is not decoded.
+	Face func(ctx context.Context, img image.Image, f *facerec.Face) error
 }
 
 // CacheDir is the cache folder for an engine and the embedding on top of
@@ -95,6 +101,9 @@ func (a *Analyser) Analyse(ctx context.Context, path string) (s Sample, ok bool,
 		return s, false, err
 	}
 	var cpath string
+	if a.Cache != "" && a.Face != nil {
+		return s, false, fmt.Errorf("calibgen: Analyser.Face needs the cache off")
+	}
 	if a.Cache != "" {
 		cpath = filepath.Join(a.Cache, fmt.Sprintf("%x", sha256sum(b)))
 		if c, err := os.ReadFile(cpath); err == nil && len(c) == recordSize {
@@ -127,6 +136,11 @@ func (a *Analyser) analyse(ctx context.Context, b []byte) (Sample, bool, error) 
 	f, err := an.Central()
 	if err != nil {
 		return s, false, nil
+	}
+	if a.Face != nil {
+		if err := a.Face(ctx, img, &f); err != nil {
+			return s, false, err
+		}
 	}
 	s.Dlib = f.Descriptor
 	if s.Arc, err = a.Embedder.Embed(ctx, img, f.Landmarks); err != nil {

@@ -18,6 +18,9 @@
 // which the site's FMR does not exceed the target). A site with fewer
 // than 3/target impostor comparisons cannot confirm the target; its
 // result says so (Supported false) and it can still refuse.
+//
+// With Config.PAD it also sets the presentation-attack detection
+// threshold of the site's camera for a stated BPCER ([PADConfig]).
 package sitecheck
 
 import (
@@ -27,7 +30,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/oneface/oneface/internal/calib"
@@ -49,10 +51,11 @@ var ErrFMRExceeded = errors.New("sitecheck: false-match rate at the shipped thre
 
 // Config is one site check.
 type Config struct {
-	Dir       string  // one subfolder per person
-	Model     string  // "arcface" or "dlib"
-	TargetFMR float64 // must be a calibrated target (e.g. 1e-3)
-	Tighten   bool    // on excess, use the site's own stricter threshold instead of refusing
+	Dir       string     // one subfolder per person
+	Model     string     // "arcface" or "dlib"
+	TargetFMR float64    // must be a calibrated target (e.g. 1e-3)
+	Tighten   bool       // on excess, use the site's own stricter threshold instead of refusing
+	PAD       *PADConfig // nil: no PAD threshold measured (the shipped one applies)
 }
 
 // Point is the result for one enrolment count.
@@ -77,11 +80,22 @@ type Result struct {
 	Frames    int
 	FTA       eval.Rate // failures to acquire among frames
 	Points    []Point
+	PAD       *PADResult // with Config.PAD
 }
 
 // Check analyses the captures and measures each enrolment count the data
 // allow (a person needs k+1 frames to give a genuine comparison).
 func Check(ctx context.Context, a *calibgen.Analyser, tab *calib.Table, cfg Config) (*Result, error) {
+	var ps *padScores
+	if cfg.PAD != nil {
+		if cfg.PAD.Detector == nil || cfg.PAD.Engine == nil || !(cfg.PAD.TargetBPCER > 0 && cfg.PAD.TargetBPCER < 1) {
+			return nil, fmt.Errorf("sitecheck: PAD check needs a detector, an engine and a stated BPCER in (0, 1)")
+		}
+		ps = &padScores{cfg: cfg.PAD}
+		withPAD := *a
+		withPAD.Cache, withPAD.Face = "", ps.face
+		a = &withPAD
+	}
 	people, frames, failed, err := analyse(ctx, a, cfg.Dir)
 	if err != nil {
 		return nil, err
@@ -121,6 +135,11 @@ func Check(ctx context.Context, a *calibgen.Analyser, tab *calib.Table, cfg Conf
 	if len(r.Points) == 0 {
 		return nil, fmt.Errorf("sitecheck: %s: no person has two acquired frames", cfg.Dir)
 	}
+	if ps != nil {
+		if r.PAD, err = checkPAD(ctx, cfg.PAD, ps.live); err != nil {
+			return nil, err
+		}
+	}
 	return r, nil
 }
 
@@ -144,6 +163,9 @@ func (r *Result) Calibration(siteName string) (*site.Calibration, error) {
 	if len(bad) > 0 {
 		return nil, fmt.Errorf("%w (target %g): %s", ErrFMRExceeded, r.TargetFMR, strings.Join(bad, "; "))
 	}
+	if r.PAD != nil {
+		c.PAD = r.PAD.padCalibration()
+	}
 	return c, nil
 }
 
@@ -164,20 +186,9 @@ func analyse(ctx context.Context, a *calibgen.Analyser, dir string) (map[string]
 			return nil, 0, 0, fmt.Errorf("sitecheck: %s: more than %d person folders", dir, MaxPeople)
 		}
 		pdir := filepath.Join(dir, e.Name())
-		fs, err := os.ReadDir(pdir)
+		names, err := frameNames(pdir, MaxFramesPerPerson)
 		if err != nil {
-			return nil, 0, 0, fmt.Errorf("sitecheck: %v", err)
-		}
-		var names []string
-		for _, f := range fs {
-			ext := strings.ToLower(filepath.Ext(f.Name()))
-			if f.Type().IsRegular() && (ext == ".jpg" || ext == ".jpeg" || ext == ".png") {
-				names = append(names, f.Name())
-			}
-		}
-		sort.Strings(names)
-		if len(names) > MaxFramesPerPerson {
-			return nil, 0, 0, fmt.Errorf("sitecheck: %s: more than %d frames", pdir, MaxFramesPerPerson)
+			return nil, 0, 0, err
 		}
 		for _, n := range names {
 			p := filepath.Join(pdir, n)
@@ -215,6 +226,9 @@ func Summary(r *Result) string {
 		if !p.Supported {
 			fmt.Fprintf(&b, "    %d impostor comparisons cannot support FMR %g (needs %.0f): the site can refuse, not confirm\n", p.FMR.Trials, r.TargetFMR, math.Ceil(3/r.TargetFMR))
 		}
+	}
+	if r.PAD != nil {
+		padSummary(&b, r.PAD)
 	}
 	return b.String()
 }
