@@ -8,6 +8,12 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/oneface/oneface/audit"
+	"github.com/oneface/oneface/internal/calib"
+	"github.com/oneface/oneface/internal/liveness/pad"
+	"github.com/oneface/oneface/internal/site"
 	"github.com/oneface/oneface/internal/testenv"
 )
 
@@ -61,5 +67,54 @@ func TestVerifyLivenessFlag(t *testing.T) {
 				t.Errorf("verify %v: want %q in\n%s%s", c.args, w, out, stderr)
 			}
 		}
+	}
+
+	// A site calibration whose PAD threshold (0.99) is stricter than the
+	// live frame's score: the frame that matched is now refused, and the
+	// configuration entry records the site threshold.
+	es, err := audit.ReadEntries(p("audit"))
+	if err != nil || len(es) == 0 {
+		t.Fatalf("audit log: %v", err)
+	}
+	modelID := es[len(es)-1].Entry.ModelID
+	sp, err := calib.Lookup(modelID, 1, 1e-3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	skey, vkey, err := note.GenerateKey(nil, "site-t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := site.Sign(&site.Calibration{Site: "t", ModelID: modelID, TargetFMR: 1e-3,
+		Points: []site.Point{{Photos: 1, Threshold: sp.Threshold, Shipped: sp.Threshold}},
+		PAD: &site.PAD{Models: []string{pad.Shipped.Models[0].String()}, Widen: pad.Shipped.Widen, TargetBPCER: 0.05, Threshold: 0.99,
+			Shipped: pad.Shipped.Threshold}}, skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(p("site.calib"), signed, 0o644)
+	os.WriteFile(p("site.pub"), []byte(vkey+"\n"), 0o644)
+	for _, keyArg := range []string{vkey, p("site.pub")} {
+		out, stderr := kiosk("-site-calibration", p("site.calib"), "-site-key", keyArg, p("ref.txt"), livePhoto)
+		if !strings.Contains(out+stderr, "presentation_attack") {
+			t.Errorf("site PAD threshold 0.99: want presentation_attack in\n%s%s", out, stderr)
+		}
+		es, _ := audit.ReadEntries(p("audit"))
+		var cfg *audit.PolicySummary
+		for _, e := range es {
+			if e.Entry.Kind == audit.KindConfig {
+				cfg, _ = e.Policy()
+			}
+		}
+		if cfg == nil || cfg.PADThreshold != 0.99 || cfg.PADCalibration != audit.PADSite {
+			t.Errorf("configuration entry: %+v", cfg)
+		}
+	}
+	_, otherVKey, _ := note.GenerateKey(nil, "site-t")
+	if out, stderr := kiosk("-site-calibration", p("site.calib"), "-site-key", otherVKey, p("ref.txt"), livePhoto); !strings.Contains(stderr, "not signed by the deployment key") {
+		t.Errorf("another site key: %s%s", out, stderr)
+	}
+	if out, stderr := kiosk("-site-calibration", p("site.calib"), p("ref.txt"), livePhoto); !strings.Contains(stderr, "go together") {
+		t.Errorf("no -site-key: %s%s", out, stderr)
 	}
 }

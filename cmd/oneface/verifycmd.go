@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/oneface/oneface/audit"
 	"github.com/oneface/oneface/internal/imageio"
 	"github.com/oneface/oneface/verify"
@@ -34,6 +36,8 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	fmr := fs.Float64("fmr", 1e-3, "target false-match rate: one of the calibration table's targets (1e-2, 1e-3, 1e-4, 1e-5)")
 	showDistance := fs.Bool("show-distance", false, "print the distance (calibration and debugging only)")
 	livenessMode := fs.String("liveness", "passive", "liveness check: none, passive (PAD on the compared frame), challenge or both (issue a challenge, print it, wait for Enter on stdin while the frames are captured, then read them)")
+	siteCal := fs.String("site-calibration", "", "signed site calibration from 'oneface calibrate-site' (stricter comparison thresholds; the PAD threshold of this camera)")
+	siteKey := fs.String("site-key", "", "the deployment's site public key (as calibrate-site -genkey prints it), or a file holding it; required with -site-calibration")
 	allowV1 := fs.Bool("allow-v1", false, "also accept version 1 references (WEAKER: their PIN can be stripped; see OpenerConfig.AllowV1)")
 	outs := verifyOutputFlags(fs)
 	var issuers list
@@ -54,6 +58,25 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	}
 	if *notice == stdinName {
 		return usageError{"-notice takes a file: its name is the notice version recorded with the consent"}
+	}
+	if (*siteCal == "") != (*siteKey == "") {
+		return usageError{"-site-calibration and -site-key go together"}
+	}
+	var siteText []byte
+	var siteVKey string
+	if *siteCal != "" {
+		var err error
+		if siteText, err = readSmall(*siteCal); err != nil {
+			return err
+		}
+		siteVKey = *siteKey
+		if _, err := note.NewVerifier(siteVKey); err != nil { // not a key: a file holding one
+			b, err := readSmall(siteVKey)
+			if err != nil {
+				return err
+			}
+			siteVKey = strings.TrimSpace(string(b))
+		}
 	}
 	outs.fmr, outs.showDistance = *fmr, *showDistance
 	if err := outs.check(); err != nil {
@@ -124,7 +147,8 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	}
 	hash := verify.NoticeHash(string(noticeText))
 	v, err := verify.New(verify.VerifierConfig{Engine: engine, Opener: opener, Audit: alog, State: st, KioskKey: kiosk, Policy: verify.Policy{
-		TargetFMR: *fmr, Notices: map[string][32]byte{version: hash}, Liveness: mode, ExposeDistance: *showDistance}})
+		TargetFMR: *fmr, Notices: map[string][32]byte{version: hash}, Liveness: mode, ExposeDistance: *showDistance},
+		SiteCalibration: siteText, SiteKey: siteVKey})
 	if err != nil {
 		return err
 	}
