@@ -22,6 +22,7 @@ import (
 	"image"
 	"io"
 	"io/fs"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -303,7 +304,14 @@ func Marshal(t *calib.Table) ([]byte, error) {
 type model struct {
 	id, name, metric, source string
 	template                 func(ss []*Sample) func(p *Sample) float64
+	// probe combines several frames of one capture into one probe (nil:
+	// the model is calibrated for one probe frame only).
+	probe func(ss []*Sample) (Sample, bool)
 }
+
+// probeFrames are the multi-frame probe sizes calibrated for models with
+// a probe function.
+var probeFrames = []int{3}
 
 func dlibModel(engine facerec.ModelID) model {
 	return model{
@@ -367,6 +375,14 @@ func arcModel(engine facerec.ModelID) model {
 			}
 			return func(p *Sample) float64 { return embed.CosineDistance(&t, &p.Arc) }
 		},
+		probe: func(ss []*Sample) (Sample, bool) {
+			es := make([]embed.Embedding, len(ss))
+			for i, s := range ss {
+				es[i] = s.Arc
+			}
+			m, ok := embed.Mean(es)
+			return Sample{Arc: m}, ok
+		},
 	}
 }
 
@@ -382,10 +398,31 @@ func compute(m model, pops []*population) (*calib.Model, error) {
 	for _, p := range pops {
 		cm.Populations = append(cm.Populations, p.meta)
 	}
+	type run struct{ photos, frames int }
+	var runs []run
 	for _, k := range photoCounts {
+		runs = append(runs, run{k, 1})
+	}
+	if m.probe != nil {
+		for _, n := range probeFrames {
+			for _, k := range photoCounts {
+				runs = append(runs, run{k, n})
+			}
+		}
+	}
+	single := map[[2]float64]struct {
+		th    float64
+		setBy string
+	}{}
+	for _, r := range runs {
+		k := r.photos
 		scores := make([]*eval.Scores, len(pops))
 		for i, p := range pops {
-			scores[i] = compare(p, m, k)
+			if r.frames == 1 {
+				scores[i] = compare(p, m, k)
+			} else {
+				scores[i] = compareFrames(p, m, k, r.frames)
+			}
 		}
 		prev, prevTarget, prevSetBy := math.Inf(1), 0.0, ""
 		for _, target := range targets {
@@ -417,7 +454,22 @@ func compute(m model, pops []*population) (*calib.Model, error) {
 			if prev < th {
 				th, setBy = prev, fmt.Sprintf("stricter than FMR %g (%s)", prevTarget, prevSetBy)
 			}
+			// A burst of identical frames has the one frame as its mean:
+			// a multi-frame threshold is never looser than the one-frame
+			// threshold of the same photos and target.
+			if one, ok := single[[2]float64{float64(k), target}]; r.frames > 1 && ok && one.th < th {
+				th, setBy = one.th, fmt.Sprintf("no looser than one frame (%s)", one.setBy)
+			}
+			if r.frames == 1 {
+				single[[2]float64{float64(k), target}] = struct {
+					th    float64
+					setBy string
+				}{th, setBy}
+			}
 			e := calib.Entry{Photos: k, TargetFMR: target, Threshold: th, SetBy: setBy}
+			if r.frames > 1 {
+				e.Frames = r.frames
+			}
 			for i, p := range pops {
 				e.Basis = append(e.Basis, calib.Basis{
 					Population: p.meta.Name, Supported: sup[i], Own: own[i],
@@ -523,6 +575,82 @@ func compare(p *population, m model, k int) *eval.Scores {
 					} else {
 						s.Impostor = append(s.Impostor, d)
 					}
+				}
+			}
+		}
+	}
+	sortScores(s)
+	return s
+}
+
+// compareFrames is compare for probes of n frames combined by m.probe:
+// each person's (probe) images, in file order, in disjoint groups of n
+// consecutive ones (frames of one session for spoof-dev, photos of one
+// person for LFW); a template of k images (as compare makes them) meets
+// every group of n that shares no image with it.
+func compareFrames(p *population, m model, k, n int) *eval.Scores {
+	byPerson := map[string][]string{}
+	for _, r := range p.files {
+		if _, ok := p.samples[r]; ok {
+			byPerson[p.person[r]] = append(byPerson[p.person[r]], r)
+		}
+	}
+	names := slices.Sorted(maps.Keys(byPerson))
+	sample := func(r string) *Sample { s := p.samples[r]; return &s }
+	type group struct {
+		person string
+		files  []string
+		probe  Sample
+	}
+	var groups []group
+	for _, q := range names {
+		var cands []string
+		for _, r := range byPerson[q] {
+			if p.probe == nil || p.probe(r) {
+				cands = append(cands, r)
+			}
+		}
+		for s := 0; s+n <= len(cands); s += n {
+			ss := make([]*Sample, n)
+			for i, r := range cands[s : s+n] {
+				ss[i] = sample(r)
+			}
+			pr, ok := m.probe(ss)
+			if !ok {
+				continue
+			}
+			groups = append(groups, group{q, cands[s : s+n], pr})
+		}
+	}
+	s := &eval.Scores{}
+	for _, name := range names {
+		var cands []string
+		for _, r := range byPerson[name] {
+			if p.enrol == nil || p.enrol(r) {
+				cands = append(cands, r)
+			}
+		}
+		if len(cands) < k {
+			continue
+		}
+		for _, combo := range combos(len(cands), k, maxCombos) {
+			ss := make([]*Sample, k)
+			used := map[string]bool{}
+			for i, c := range combo {
+				ss[i] = sample(cands[c])
+				used[cands[c]] = true
+			}
+			score := m.template(ss)
+			for gi := range groups {
+				g := &groups[gi]
+				if slices.ContainsFunc(g.files, func(f string) bool { return used[f] }) {
+					continue
+				}
+				d := score(&g.probe)
+				if g.person == name {
+					s.Genuine = append(s.Genuine, d)
+				} else {
+					s.Impostor = append(s.Impostor, d)
 				}
 			}
 		}
