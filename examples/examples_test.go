@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -314,6 +315,17 @@ func TestExamples(t *testing.T) {
 			lfw(t, akhmed, filepath.Join(impostor, "000.jpg"))
 			if out, code := w.run(t, "", "frames", append(args, w.cardQR, impostor)...); code != 1 || !strings.Contains(out, "attempt 1: no match") {
 				t.Fatalf("impostor with the holder's card: exit %d", code)
+			}
+			// The default, LivenessBoth: the kiosk shows a challenge; a
+			// stream of stills of the holder (a photo held up) cannot
+			// perform it and never opens the door.
+			stills := filepath.Join(tmp, "stream-stills")
+			for i := range 8 {
+				lfw(t, abel4, filepath.Join(stills, fmt.Sprintf("%03d.jpg", i)))
+			}
+			out, code = w.run(t, "", "frames", "-models", w.models, "-keys", w.kiosk, "-data", w.kioskData, w.cardQR, stills)
+			if code != 2 || !strings.Contains(out, "attempt 1: please ") || strings.Contains(out, "open the door") {
+				t.Fatalf("stills under the default liveness: exit %d", code)
 			}
 		}},
 		{"auditor", func(t *testing.T) {

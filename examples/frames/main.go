@@ -6,7 +6,12 @@
 // face in these frames, blur, exposure, pose) moves on to the next frames.
 // Exit codes: 0 match, 1 no match, 2 refused, 3 no decision could be made.
 //
-// Here the "camera" reads a directory of JPEG/PNG frames in name order.
+// Liveness is LivenessBoth by default: per attempt the kiosk asks for a
+// challenge (blink, turn left or right), shows it, and verifies the frames
+// captured after it, which the presentation-attack network also scores.
+//
+// Here the "camera" reads a directory of JPEG/PNG frames in name order,
+// handing one over every 100 ms (a 10 fps camera).
 //
 //	frames -keys /etc/oneface -data /var/lib/oneface -receipt receipt.txt card.png frames/
 package main
@@ -46,8 +51,8 @@ func run() (int, error) {
 	keys := flag.String("keys", "keys", "directory holding kiosk.key, issuer.pub, deployment.secret and log.key")
 	data := flag.String("data", "data", "the kiosk's directory: audit/ (the audit log) and state")
 	purpose := flag.String("purpose", "door-main", "what the verification is for")
-	liveness := flag.String("liveness", "passive", "liveness check: passive (presentation-attack detection on the compared frame) or none (a photo of the holder matches too)")
-	window := flag.Int("window", 3, "frames per attempt (1..10)")
+	liveness := flag.String("liveness", "both", "liveness check: both (a challenge, then presentation-attack detection), challenge, passive (presentation-attack detection on the compared frame) or none (a photo of the holder matches too)")
+	window := flag.Int("window", 10, "frames per attempt (1..10; a challenge needs at least 3, over 300 ms per step)")
 	receipt := flag.String("receipt", "", "write the person's audit receipt of the decision to this new file")
 	flag.Parse()
 	if flag.NArg() != 2 || *window < 1 || *window > 10 {
@@ -78,8 +83,9 @@ func run() (int, error) {
 		return 3, err
 	}
 	defer state.Close()
+	mode := verify.Liveness(*liveness)
 	// PAD: the passive presentation-attack network (.models/antispoof).
-	engine, err := verify.OpenEngine(*models, verify.EngineOptions{PoolSize: 1, PAD: verify.Liveness(*liveness) != verify.LivenessNone}) // one analysis at a time
+	engine, err := verify.OpenEngine(*models, verify.EngineOptions{PoolSize: 1, PAD: mode == verify.LivenessPassive || mode == verify.LivenessBoth}) // one analysis at a time
 	if err != nil {
 		return 3, err
 	}
@@ -90,12 +96,7 @@ func run() (int, error) {
 		return 3, err
 	}
 	policy := verify.Policy{TargetFMR: 1e-3, MaxFailures: 5, LockoutWindow: 15 * time.Minute,
-		Notices: map[string][32]byte{"notice-1": verify.NoticeHash(notice)},
-		// Passive, not LivenessBoth: a directory of stills cannot answer a
-		// challenge (v.Challenge before the frames are captured) issued
-		// after the stills were taken. A kiosk with a live camera and a
-		// screen uses LivenessBoth (see README.md).
-		Liveness: verify.Liveness(*liveness)}
+		Notices: map[string][32]byte{"notice-1": verify.NoticeHash(notice)}, Liveness: mode}
 	v, err := verify.New(verify.VerifierConfig{Engine: engine, Opener: opener, Audit: log, State: state, KioskKey: signer, Policy: policy})
 	if err != nil {
 		return 3, err
@@ -105,8 +106,21 @@ func run() (int, error) {
 	defer stop() // stops the camera
 	stream := camera(ctx, flag.Arg(1))
 	for attempt := 1; ; attempt++ {
+		consent := consentScreen(*purpose)
+		var since time.Time
+		if mode == verify.LivenessChallenge || mode == verify.LivenessBoth {
+			ch, err := v.Challenge(ctx, consent.Nonce)
+			if err != nil {
+				return 3, err
+			}
+			fmt.Printf("attempt %d: please %s\n", attempt, strings.Join(steps(ch.Steps), ", then "))
+			since = ch.IssuedAt
+		}
 		var batch []verify.Frame
 		for f := range stream {
+			if f.CapturedAt.Before(since) {
+				continue // captured before the challenge was shown
+			}
 			if batch = append(batch, f); len(batch) == *window {
 				break
 			}
@@ -115,7 +129,7 @@ func run() (int, error) {
 			fmt.Println("the camera stopped before a decision")
 			return 2, nil
 		}
-		d, err := v.Verify(ctx, verify.Request{Reference: card, Frames: batch, Consent: consentScreen(*purpose), Purpose: *purpose})
+		d, err := v.Verify(ctx, verify.Request{Reference: card, Frames: batch, Consent: consent, Purpose: *purpose})
 		if err != nil {
 			return 3, err // no decision: keep the door shut
 		}
@@ -140,15 +154,32 @@ func run() (int, error) {
 	}
 }
 
-// camera stands in for a camera driver: it sends each frame of dir, in name
-// order, as a decoded image with its capture time, and closes the stream.
+// steps spells a challenge for the screen.
+func steps(as []verify.Action) []string {
+	s := make([]string, len(as))
+	for i, a := range as {
+		s[i] = strings.ReplaceAll(string(a), "_", " ")
+	}
+	return s
+}
+
+// camera stands in for a camera driver: every 100 ms it sends the next
+// frame of dir, in name order, as a decoded image with its capture time,
+// and closes the stream after the last.
 func camera(ctx context.Context, dir string) <-chan verify.Frame {
 	out := make(chan verify.Frame)
 	go func() {
 		defer close(out)
 		names, _ := filepath.Glob(filepath.Join(dir, "*"))
 		slices.Sort(names)
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
 		for _, name := range names {
+			select {
+			case <-tick.C:
+			case <-ctx.Done():
+				return
+			}
 			b, err := os.ReadFile(name)
 			if err != nil {
 				continue
