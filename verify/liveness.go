@@ -236,8 +236,9 @@ func newLivenessCheck(c VerifierConfig, p Policy) (*livenessCheck, error) {
 // applySite takes the PAD threshold of a site calibration when the
 // policy runs the passive check: it must have been measured with the
 // detector's networks and box widening, against the same shipped
-// threshold (internal/site checked the rule on lowering it). Without the
-// passive check it is not used.
+// threshold, and not be below the shipped calibration's Floor
+// (internal/site checked the rule on lowering it). Without the passive
+// check it is not used.
 func (l *livenessCheck) applySite(p *site.PAD) error {
 	if p == nil || !l.passive() {
 		return nil
@@ -246,12 +247,15 @@ func (l *livenessCheck) applySite(p *site.PAD) error {
 	for i, m := range l.padCal.Models {
 		names[i] = m.String()
 	}
+	if p.Threshold < l.padCal.Floor {
+		return fmt.Errorf("%w: the site calibration's PAD threshold %v is below %v, at which the shipped measurement's attacks would pass", ErrPolicy, p.Threshold, l.padCal.Floor)
+	}
 	if !slices.Equal(p.Models, names) || p.Widen != l.padCal.Widen || p.Shipped != l.padCal.Threshold {
 		return fmt.Errorf("%w: the site calibration's PAD threshold was measured for %s, box ×%v, shipped threshold %v; this verifier runs %s, box ×%v, shipped threshold %v",
 			ErrPolicy, strings.Join(p.Models, "+"), p.Widen, p.Shipped, strings.Join(names, "+"), l.padCal.Widen, l.padCal.Threshold)
 	}
 	c := pad.Calibration{Models: l.padCal.Models, Widen: l.padCal.Widen, Threshold: p.Threshold, TargetBPCER: p.TargetBPCER,
-		Dataset: "site calibration", Live: p.BPCER.Trials, BPCERErrors: p.BPCER.Errors}
+		Dataset: "site calibration", Live: p.BPCER.Trials, BPCERErrors: p.BPCER.Errors, Floor: l.padCal.Floor}
 	for _, a := range p.Attacks {
 		c.Attacks += a.APCER.Trials
 		c.APCERErrors += a.APCER.Errors

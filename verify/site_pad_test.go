@@ -138,6 +138,10 @@ func TestSitePADThreshold(t *testing.T) {
 		}(),
 		"other widening":    func() *site.PAD { p := shippedPAD(0.5); p.Widen = 1; return p }(),
 		"shipped misstated": func() *site.PAD { p := shippedPAD(0.7); p.Shipped = 0.6; return p }(),
+		// Signed with "measured" attacks, but below the floor at which the
+		// shipped measurement's prints would pass (a kiosk owner lowering
+		// the check with made-up evidence).
+		"below the floor": shippedPAD(pad.Shipped.Floor-0.0001, site.PADAttack{Type: "print", APCER: calib.Rate{Trials: 40}, ShippedAPCER: calib.Rate{Trials: 40}}),
 	} {
 		if _, err := newV(sitePADFile(t, k, skey, p), LivenessPassive); !errors.Is(err, ErrPolicy) {
 			t.Errorf("%s: %v, want ErrPolicy", name, err)

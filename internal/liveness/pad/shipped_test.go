@@ -68,6 +68,14 @@ func TestShippedReproduces(t *testing.T) {
 			break
 		}
 	}
+	// The floor: the smallest 4-decimal threshold above every print's score.
+	hi := math.Inf(-1)
+	for _, v := range sc.Scores.Attack["print"] {
+		hi = math.Max(hi, v)
+	}
+	if floor := math.Floor(hi*1e4+1) / 1e4; math.Abs(floor-s.Floor) > 1e-9 {
+		t.Errorf("floor: highest print score %.6f gives %.4f, shipped %.4f", hi, floor, s.Floor)
+	}
 	if ok, err := s.Accept(d, pad.Score{Live: s.Threshold}); !ok || err != nil {
 		t.Errorf("a score at the threshold: %v, %v", ok, err)
 	}

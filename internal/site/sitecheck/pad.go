@@ -128,7 +128,7 @@ func choosePAD(cfg *PADConfig, live []float64, attacks map[string][]float64, fta
 	if r.Threshold < shipped {
 		floor := shipped // no attack measured: never below shipped
 		if len(attacks) > 0 {
-			floor = 1 / thresholdResolution
+			floor = max(cfg.Shipped.Floor, 1/thresholdResolution) // the shipped measurement's attacks stay refused
 			for _, vs := range attacks {
 				for _, v := range vs {
 					if v < shipped {

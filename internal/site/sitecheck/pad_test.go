@@ -38,6 +38,7 @@ func TestChoosePAD(t *testing.T) {
 		{"camera scores low, prints measured: lowered", spread(100, 0.1, 0.9), map[string][]float64{"print": prints}, 0.1404, true},
 		// A print at 0.2 under the shipped threshold: lowered only to 0.2001.
 		{"a print at 0.2 stops the lowering", spread(100, 0.1, 0.9), map[string][]float64{"print": {0.01, 0.2}, "screen": {0.02}}, 0.2001, false},
+		// Prints all near 0: lowered to the stated BPCER's 0.1404, well above the floor.
 		// A screen attack above the shipped threshold is accepted either way: it does not stop the lowering.
 		{"attack above shipped", spread(100, 0.1, 0.9), map[string][]float64{"screen": {0.01, 0.8}}, 0.1404, true},
 	}
@@ -63,6 +64,11 @@ func TestChoosePAD(t *testing.T) {
 			t.Errorf("%s: %v", c.name, err)
 		}
 		t.Logf("%s: threshold %.4f (own %.4f), BPCER %s", c.name, r.Threshold, r.Own, r.BPCER)
+	}
+	// Lives so low that the stated BPCER needs less than the shipped
+	// floor: the floor holds.
+	if r := choosePAD(cfg, spread(100, 0.001, 0.3), map[string][]float64{"print": {0.001}}, eval.NewRate(0, 0)); r.Threshold != pad.Shipped.Floor {
+		t.Errorf("below the floor: threshold %v (own %v), want the floor %v", r.Threshold, r.Own, pad.Shipped.Floor)
 	}
 	// The summary says when the target is not met and why.
 	r := choosePAD(cfg, spread(100, 0.1, 0.9), nil, eval.NewRate(0, 0))
