@@ -388,7 +388,7 @@ func parsePAD(lines []string, first int, bad func(string, ...any) error) (*PAD, 
 			return nil, bad("line %d: %.80q", n, l)
 		}
 		at := PADAttack{Type: a[1]}
-		if !validType(at.Type) {
+		if !ValidAttackType(at.Type) {
 			return nil, bad("line %d: attack type %.40q", n, at.Type)
 		}
 		if len(p.Attacks) > 0 && at.Type <= p.Attacks[len(p.Attacks)-1].Type {
@@ -433,7 +433,9 @@ func rate(e, n string) (calib.Rate, error) {
 	return calib.Rate{Errors: ne, Trials: nn}, nil
 }
 
-func validType(s string) bool {
+// ValidAttackType reports whether s can name an attack type in a site
+// calibration: 1–32 of a–z 0–9 _ -.
+func ValidAttackType(s string) bool {
 	if len(s) == 0 || len(s) > 32 {
 		return false
 	}

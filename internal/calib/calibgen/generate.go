@@ -508,19 +508,7 @@ func rate(r eval.Rate) calib.Rate {
 // spare image are skipped when there is no split) meet every probe image
 // not in the template.
 func compare(p *population, m model, k int) *eval.Scores {
-	byPerson := map[string][]string{}
-	for _, r := range p.files {
-		if _, ok := p.samples[r]; ok {
-			byPerson[p.person[r]] = append(byPerson[p.person[r]], r)
-		}
-	}
-	names := slices.Sorted(func(yield func(string) bool) {
-		for n := range byPerson {
-			if !yield(n) {
-				return
-			}
-		}
-	})
+	byPerson, names := people(p)
 	sample := func(r string) *Sample { s := p.samples[r]; return &s }
 	s := &eval.Scores{}
 	if k == 1 && p.enrol == nil {
@@ -546,6 +534,42 @@ func compare(p *population, m model, k int) *eval.Scores {
 		sortScores(s)
 		return s
 	}
+	eachTemplate(p, m, k, 1, byPerson, names, func(n string, used map[string]bool, score func(*Sample) float64) {
+		for _, q := range names {
+			for _, r := range byPerson[q] {
+				if used[r] || (p.probe != nil && !p.probe(r)) {
+					continue
+				}
+				d := score(sample(r))
+				if q == n {
+					s.Genuine = append(s.Genuine, d)
+				} else {
+					s.Impostor = append(s.Impostor, d)
+				}
+			}
+		}
+	})
+	sortScores(s)
+	return s
+}
+
+// people groups p's acquired files by person (file order) and returns the
+// persons sorted.
+func people(p *population) (map[string][]string, []string) {
+	byPerson := map[string][]string{}
+	for _, r := range p.files {
+		if _, ok := p.samples[r]; ok {
+			byPerson[p.person[r]] = append(byPerson[p.person[r]], r)
+		}
+	}
+	return byPerson, slices.Sorted(maps.Keys(byPerson))
+}
+
+// eachTemplate calls fn with every template of k images: per person, up
+// to maxCombos k-combinations of the person's (enrolment) images, first
+// in file order, with the images it used. Without an enrolment split, a
+// person with fewer than k+spare images makes none.
+func eachTemplate(p *population, m model, k, spare int, byPerson map[string][]string, names []string, fn func(person string, used map[string]bool, score func(*Sample) float64)) {
 	for _, n := range names {
 		var cands []string
 		for _, r := range byPerson[n] {
@@ -553,34 +577,20 @@ func compare(p *population, m model, k int) *eval.Scores {
 				cands = append(cands, r)
 			}
 		}
-		if p.enrol == nil && len(cands) < k+1 {
+		if p.enrol == nil && len(cands) < k+spare {
 			continue
 		}
 		for _, combo := range combos(len(cands), k, maxCombos) {
 			ss := make([]*Sample, k)
 			used := map[string]bool{}
 			for i, c := range combo {
-				ss[i] = sample(cands[c])
+				s := p.samples[cands[c]]
+				ss[i] = &s
 				used[cands[c]] = true
 			}
-			score := m.template(ss)
-			for _, q := range names {
-				for _, r := range byPerson[q] {
-					if used[r] || (p.probe != nil && !p.probe(r)) {
-						continue
-					}
-					d := score(sample(r))
-					if q == n {
-						s.Genuine = append(s.Genuine, d)
-					} else {
-						s.Impostor = append(s.Impostor, d)
-					}
-				}
-			}
+			fn(n, used, m.template(ss))
 		}
 	}
-	sortScores(s)
-	return s
 }
 
 // compareFrames is compare for probes of n frames combined by m.probe:
@@ -589,14 +599,7 @@ func compare(p *population, m model, k int) *eval.Scores {
 // person for LFW); a template of k images (as compare makes them) meets
 // every group of n that shares no image with it.
 func compareFrames(p *population, m model, k, n int) *eval.Scores {
-	byPerson := map[string][]string{}
-	for _, r := range p.files {
-		if _, ok := p.samples[r]; ok {
-			byPerson[p.person[r]] = append(byPerson[p.person[r]], r)
-		}
-	}
-	names := slices.Sorted(maps.Keys(byPerson))
-	sample := func(r string) *Sample { s := p.samples[r]; return &s }
+	byPerson, names := people(p)
 	type group struct {
 		person string
 		files  []string
@@ -613,7 +616,8 @@ func compareFrames(p *population, m model, k, n int) *eval.Scores {
 		for s := 0; s+n <= len(cands); s += n {
 			ss := make([]*Sample, n)
 			for i, r := range cands[s : s+n] {
-				ss[i] = sample(r)
+				v := p.samples[r]
+				ss[i] = &v
 			}
 			pr, ok := m.probe(ss)
 			if !ok {
@@ -623,38 +627,20 @@ func compareFrames(p *population, m model, k, n int) *eval.Scores {
 		}
 	}
 	s := &eval.Scores{}
-	for _, name := range names {
-		var cands []string
-		for _, r := range byPerson[name] {
-			if p.enrol == nil || p.enrol(r) {
-				cands = append(cands, r)
+	eachTemplate(p, m, k, 0, byPerson, names, func(name string, used map[string]bool, score func(*Sample) float64) {
+		for gi := range groups {
+			g := &groups[gi]
+			if slices.ContainsFunc(g.files, func(f string) bool { return used[f] }) {
+				continue
+			}
+			d := score(&g.probe)
+			if g.person == name {
+				s.Genuine = append(s.Genuine, d)
+			} else {
+				s.Impostor = append(s.Impostor, d)
 			}
 		}
-		if len(cands) < k {
-			continue
-		}
-		for _, combo := range combos(len(cands), k, maxCombos) {
-			ss := make([]*Sample, k)
-			used := map[string]bool{}
-			for i, c := range combo {
-				ss[i] = sample(cands[c])
-				used[cands[c]] = true
-			}
-			score := m.template(ss)
-			for gi := range groups {
-				g := &groups[gi]
-				if slices.ContainsFunc(g.files, func(f string) bool { return used[f] }) {
-					continue
-				}
-				d := score(&g.probe)
-				if g.person == name {
-					s.Genuine = append(s.Genuine, d)
-				} else {
-					s.Impostor = append(s.Impostor, d)
-				}
-			}
-		}
-	}
+	})
 	sortScores(s)
 	return s
 }

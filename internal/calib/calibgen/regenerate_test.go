@@ -22,18 +22,7 @@ func TestRegenerate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("all 1,614 LFW dev images and 151 spoof-dev frames")
 	}
-	testenv.LFWDir(t)
-	e, err := facerec.Open(testenv.ModelDir(), facerec.Options{})
-	if err != nil {
-		testenv.Missing(t, "dlib engine", err)
-	}
-	defer e.Close()
-	em, err := embed.Open(testenv.ModelDir(), embed.Options{})
-	if err != nil {
-		testenv.Missing(t, "embedder", err)
-	}
-	defer em.Close()
-	a := &Analyser{Engine: e, Embedder: em, Cache: CacheDir(e.ModelID())}
+	a := devAnalyser(t)
 	got, err := Generate(context.Background(), a, testenv.FacesDir())
 	if err != nil {
 		t.Fatal(err)
@@ -49,4 +38,22 @@ func TestRegenerate(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Fatalf("calibration.json does not regenerate bit-identically: run `go generate ./internal/calib` and review the diff")
 	}
+}
+
+// devAnalyser opens the real engine and embedder with the on-disk cache,
+// or skips when the dev sets or models are missing; closed at cleanup.
+func devAnalyser(t *testing.T) *Analyser {
+	t.Helper()
+	testenv.LFWDir(t)
+	e, err := facerec.Open(testenv.ModelDir(), facerec.Options{})
+	if err != nil {
+		testenv.Missing(t, "dlib engine", err)
+	}
+	t.Cleanup(func() { e.Close() })
+	em, err := embed.Open(testenv.ModelDir(), embed.Options{})
+	if err != nil {
+		testenv.Missing(t, "embedder", err)
+	}
+	t.Cleanup(func() { em.Close() })
+	return &Analyser{Engine: e, Embedder: em, Cache: CacheDir(e.ModelID())}
 }

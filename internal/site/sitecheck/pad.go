@@ -197,7 +197,7 @@ func scoreAttacks(ctx context.Context, cfg *PADConfig) (map[string][]float64, in
 			continue
 		}
 		typ := e.Name()
-		if !validType(typ) {
+		if !site.ValidAttackType(typ) {
 			return nil, 0, 0, fmt.Errorf("sitecheck: %s: an attack type folder is named with 1–32 of a–z 0–9 _ -", filepath.Join(cfg.AttackDir, typ))
 		}
 		if len(out) >= MaxAttackTypes {
@@ -327,18 +327,6 @@ func readFrame(path string) ([]byte, error) {
 		return nil, fmt.Errorf("sitecheck: %s: larger than %d bytes", path, MaxFrameBytes)
 	}
 	return b, nil
-}
-
-func validType(s string) bool {
-	if len(s) == 0 || len(s) > 32 {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 // padCalibration is the site calibration's PAD part for r.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/oneface/oneface/internal/eval"
 	"github.com/oneface/oneface/internal/liveness/pad"
+	"github.com/oneface/oneface/internal/site"
 )
 
 // spread returns n live scores evenly from lo to hi.
@@ -98,7 +99,7 @@ func TestChoosePAD(t *testing.T) {
 // attack type is refused before any frame is read.
 func TestAttackTypeNames(t *testing.T) {
 	for _, n := range []string{"Print", "print screen", strings.Repeat("a", 33), "phöne"} {
-		if validType(n) {
+		if site.ValidAttackType(n) {
 			t.Errorf("%q accepted", n)
 		}
 	}
