@@ -81,7 +81,7 @@ func TestAuditControllerAndWitnessCLI(t *testing.T) {
 	// Cut the log back to 2 entries: verify against the collection
 	// reports the rollback, and the device refuses to open it.
 	data, _ := os.ReadFile(filepath.Join(p("log"), "entries"))
-	cut := bytes.Index(data, []byte("index 2\n")) - len("oneface audit entry v2\n") - 4
+	cut := bytes.Index(data, []byte("index 2\n")) - len("oneface audit entry v3\n") - 4
 	os.WriteFile(filepath.Join(p("log"), "entries"), data[:cut], 0o600)
 	code, _, stderr = runCLI("audit", "verify", "-key", vk, "-evidence", p("collected"), p("log"))
 	if code != 1 || !strings.Contains(stderr, "entry 2: log truncated") || !strings.Contains(stderr, "oneface: hint: entries a checkpoint covers are missing") {
