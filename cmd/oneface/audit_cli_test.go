@@ -92,3 +92,58 @@ func TestAuditControllerAndWitnessCLI(t *testing.T) {
 		t.Fatalf("device open of a rolled-back log: %d %q", code, stderr)
 	}
 }
+
+// TestAuditVerifyProgress: `audit verify` writes nothing to a standard
+// error that is not a terminal (a script's), however large the log; on a
+// terminal (here a buffer taken for one, the size bound at 0) its bar
+// ends at the entries file's size, 100%.
+func TestAuditVerifyProgress(t *testing.T) {
+	dir := t.TempDir()
+	skey, vkey, err := audit.GenerateKey("kiosk-3.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := audit.Open(filepath.Join(dir, "log"), skey, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 {
+		if _, err := l.Append(context.Background(), audit.Entry{Kind: audit.KindVerify, Purpose: "door", Decision: audit.DecisionNoMatch,
+			Reason: fmt.Sprintf("r%d", i), ModelID: "-"}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cp := l.Checkpoint()
+	l.Close()
+	os.WriteFile(filepath.Join(dir, "cp"), cp, 0o600)
+	code, out, stderr := runCLI("audit", "verify", "-key", vkey, "-checkpoint", filepath.Join(dir, "cp"), filepath.Join(dir, "log"))
+	if code != 0 || !strings.Contains(out, "verifies: 200 entries") || stderr != "" {
+		t.Fatalf("exit %d\n%s\nstderr %q", code, out, stderr)
+	}
+	if report, done := verifyProgress(&bytes.Buffer{}, false, 0); report != nil {
+		done()
+		t.Fatal("a progress display off a terminal")
+	}
+
+	var tty bytes.Buffer
+	report, done := verifyProgress(&tty, true, 0)
+	_, err = audit.VerifyLog(filepath.Join(dir, "log"), vkey, audit.VerifyOptions{Checkpoints: [][]byte{cp}, Progress: report})
+	done()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := os.Stat(filepath.Join(dir, "log", "entries"))
+	frames := strings.Split(strings.TrimRight(tty.String(), "\n"), "\r")
+	last := frames[len(frames)-1]
+	if !strings.HasPrefix(last, "audit verify") || !strings.Contains(last, "100%") || !strings.HasSuffix(tty.String(), "\n") {
+		t.Fatalf("last frame %q of %d (entries file %d bytes)", last, len(frames), st.Size())
+	}
+	// A small log on a terminal: no bar (the size bound).
+	tty.Reset()
+	report, done = verifyProgress(&tty, true, st.Size()+1)
+	audit.VerifyLog(filepath.Join(dir, "log"), vkey, audit.VerifyOptions{Checkpoints: [][]byte{cp}, Progress: report})
+	done()
+	if tty.Len() != 0 {
+		t.Fatalf("a bar for a log below the bound: %q", tty.String())
+	}
+}

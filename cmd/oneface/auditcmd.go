@@ -18,6 +18,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/oneface/oneface/audit"
+	"github.com/oneface/oneface/internal/progress"
 	"github.com/oneface/oneface/internal/safefile"
 )
 
@@ -258,7 +259,10 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 	} else if *evidence == "" {
 		fmt.Fprintln(stderr, "oneface: warning: no -checkpoint or -evidence given: checking the log against its own checkpoints only")
 	}
+	var done func()
+	opt.Progress, done = verifyProgress(stderr, progress.IsTerminal(stderr), largeLog)
 	rep, err := audit.VerifyLog(dir, vkey, opt)
+	done()
 	if err != nil {
 		return corruptHint(err)
 	}
@@ -267,6 +271,28 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, "  (an incomplete write after the last entry was ignored: the device crashed while writing)")
 	}
 	return nil
+}
+
+// largeLog is the entries file size from which audit verify draws a
+// progress bar (about 3,000 entries; 100,000 take seconds).
+const largeLog = 1 << 20
+
+// verifyProgress returns a VerifyOptions.Progress that draws a bar of the
+// entries file read on w when w is a terminal (tty) and the file holds at
+// least minSize bytes, and the function that ends it. Elsewhere it returns
+// nil: scripts get no progress output at all.
+func verifyProgress(w io.Writer, tty bool, minSize int64) (func(done, total int64), func()) {
+	if !tty {
+		return nil, func() {}
+	}
+	var bar *progress.Bar
+	report := func(done, total int64) {
+		if bar == nil && done == 0 && total >= minSize {
+			bar = progress.New(w, true, total, progress.Options{Description: "audit verify", Bytes: true})
+		}
+		bar.Set(done)
+	}
+	return report, func() { bar.Done() }
 }
 
 func runAuditShow(args []string, stdout, stderr io.Writer) error {

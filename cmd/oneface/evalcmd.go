@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
-
-	"golang.org/x/term"
 
 	"github.com/oneface/oneface/internal/eval"
 	"github.com/oneface/oneface/internal/facerec"
+	"github.com/oneface/oneface/internal/progress"
 )
 
 // floats is a repeatable or comma-separated float flag.
@@ -64,10 +62,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	defer e.Close()
 	cfg := eval.Config{PairsFile: *pairs, AllPairs: *all, Root: *root, Folds: *folds, Workers: *workers, CacheDir: *cache,
-		Thresholds: thresholds, Targets: targets, Progress: stderr, AllowOutside: *outside}
-	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		cfg.TTY = true
-	}
+		Thresholds: thresholds, Targets: targets, Progress: stderr, TTY: progress.IsTerminal(stderr), AllowOutside: *outside}
 	d, err := evalDescriber(*model, *dir, e)
 	if err != nil {
 		return err
