@@ -49,6 +49,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if (*pairs == "") == (*all == "") || fs.NArg() != 0 {
 		return usageError{"eval needs -pairs FILE.csv or -all-pairs DIR"}
 	}
+	if *model != "dlib" && *model != "arcface" { // before anything is loaded (evalDescriber says the same)
+		return usageError{"unknown -model " + *model + " (dlib, arcface)"}
+	}
 	var cmp *eval.Report
 	if *compare != "" {
 		var err error
