@@ -170,7 +170,7 @@ func (l *Log) commit(batch []*appendReq) {
 			e.Time = now
 		}
 		e.Time = e.Time.UTC().Truncate(time.Second)
-		rec := Record{Version: 2, Index: idx, Entry: e, Detail: r.detail, Device: l.origin, Library: "oneface/" + Version}
+		rec := Record{Version: 3, Index: idx, Entry: e, Detail: r.detail, Device: l.origin, Library: "oneface/" + Version}
 		it := pendingEntry{req: r}
 		if r.p != nil {
 			it.personal, _ = marshalPersonal(r.p)

@@ -77,9 +77,9 @@
 // # Entry format
 //
 // Each leaf is text, one "key value" line per field in a fixed order,
-// starting with an intro line that names the version. New entries are v2:
+// starting with an intro line that names the version. New entries are v3:
 //
-//	oneface audit entry v2
+//	oneface audit entry v3
 //	index 1
 //	prev dQoX9b/Ps4DHUHneEGR9TUMyjNhPzW7QCLOEVKj2SHk=
 //	time 2026-11-30T09:15:02Z
@@ -100,13 +100,16 @@
 // edited, removed, inserted or reordered); time RFC 3339 UTC seconds;
 // every other value a token of 1..64 characters of [A-Za-z0-9._:/+=-], or
 // "-"; commitment is the base64 HMAC-SHA256 of the personal part under a
-// random 32-byte opening, or "-". v1 entries (written before) have the
-// intro "oneface audit entry v1" and no liveness, notice and detail lines;
-// they still parse and verify. A v3 would use a new intro line.
+// random 32-byte opening, or "-". Entries written before still parse and
+// verify, byte for byte as they were written: v2 entries have the intro
+// "oneface audit entry v2" and spell the decision no_match "no-match"
+// (read as [DecisionNoMatch]); v1 entries also have no liveness, notice
+// and detail lines. A change of lines or spellings is a new intro line
+// (v4), never an edit of an older version.
 //
 // Kinds and their schema (decision is "none" for every kind but verify):
 //
-//	verify             a 1:1 comparison attempt; decision match, no-match or refused;
+//	verify             a 1:1 comparison attempt; decision match, no_match or refused;
 //	                   reason code; model, liveness mode, notice version; personal part
 //	enroll             a reference was issued; purpose(s), model; personal part
 //	revoke             a reference was revoked; reason code; personal part (reference, subject)

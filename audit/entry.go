@@ -26,20 +26,48 @@ const (
 	KindRevoke           Kind = "revoke"            // a reference was revoked
 	KindConsentWithdrawn Kind = "consent-withdrawn" // a person withdrew consent
 	KindErase            Kind = "erase"             // a subject's personal data was erased ([Log.Erase])
-	KindConfig           Kind = "config"            // the device's policy at start-up ([Log.AppendConfig]); v2 only
-	KindSweep            Kind = "retention-sweep"   // a retention sweep ran ([Log.Sweep]); v2 only
+	KindConfig           Kind = "config"            // the device's policy at start-up ([Log.AppendConfig]); v2 and later
+	KindSweep            Kind = "retention-sweep"   // a retention sweep ran ([Log.Sweep]); v2 and later
 )
 
 // Decision is the outcome recorded.
 type Decision string
 
-// Decisions. Do NOT rename.
+// Decisions. Do NOT rename: they are part of the entry format. They
+// are spelled like the reason codes (verify.ReasonNoMatch is "no_match"
+// too). v1 and v2 entries, written before v3, spell [DecisionNoMatch]
+// "no-match" on their decision line; [ParseRecord] reads that spelling in
+// those versions only (and re-encodes it unchanged, so their hashes stay
+// valid) and gives [DecisionNoMatch].
 const (
 	DecisionMatch   Decision = "match"    // the live face matched the reference
-	DecisionNoMatch Decision = "no-match" // it did not
+	DecisionNoMatch Decision = "no_match" // it did not ("no-match" in v1 and v2 entries)
 	DecisionRefused Decision = "refused"  // no comparison was made (consent, lockout, quality, reference...)
 	DecisionNone    Decision = "none"     // events without a decision (every kind but verify)
 )
+
+// legacyNoMatch is how v1 and v2 entries spell [DecisionNoMatch].
+const legacyNoMatch = "no-match"
+
+// decisionText is the decision as written on the decision line of an
+// entry of version v.
+func decisionText(v int, d Decision) string {
+	if v < 3 && d == DecisionNoMatch {
+		return legacyNoMatch
+	}
+	return string(d)
+}
+
+// parseDecision reads the decision line of an entry of version v. The
+// legacy spelling means [DecisionNoMatch] only in v1 and v2; ParseRecord's
+// re-encoding check refuses "no_match" there, and validate refuses
+// "no-match" in v3, so each version has one spelling.
+func parseDecision(v int, s string) Decision {
+	if v < 3 && s == legacyNoMatch {
+		return DecisionNoMatch
+	}
+	return Decision(s)
+}
 
 var (
 	kinds     = map[Kind]bool{KindVerify: true, KindEnroll: true, KindRevoke: true, KindConsentWithdrawn: true, KindErase: true, KindConfig: true, KindSweep: true}
@@ -103,11 +131,11 @@ const (
 
 // Record is a stored entry as the log wrote it.
 type Record struct {
-	Version    int // entry format: 1 or 2 (see the package doc); new entries are 2
+	Version    int // entry format: 1, 2 or 3 (see the package doc); new entries are 3
 	Index      int64
 	Prev       tlog.Hash // root hash of the tree of the Index entries before it
 	Entry      Entry
-	Detail     string // v2: kind-specific key=value tokens separated by spaces, "-" when none
+	Detail     string // v2 and later: kind-specific key=value tokens separated by spaces, "-" when none
 	Device     string
 	Library    string
 	Commitment []byte // 32 bytes, or nil without a personal part
@@ -116,6 +144,7 @@ type Record struct {
 const (
 	entryIntroV1 = "oneface audit entry v1"
 	entryIntroV2 = "oneface audit entry v2"
+	entryIntroV3 = "oneface audit entry v3"
 	// MaxEntrySize bounds an encoded entry, in bytes.
 	MaxEntrySize = 2048
 	maxToken     = 64
@@ -161,7 +190,7 @@ func orDash(s string) string {
 	return s
 }
 
-// validate checks an entry; strict adds the v2 rules (a decision only
+// validate checks an entry; strict adds the v2 and v3 rules (a decision only
 // for verify entries).
 func (e *Entry) validate(strict bool) error {
 	if !kinds[e.Kind] {
@@ -203,9 +232,9 @@ func checkDetail(d string) error {
 	return nil
 }
 
-// marshal encodes a record as its leaf text. Version 2 (new entries):
+// marshal encodes a record as its leaf text. Version 3 (new entries):
 //
-//	oneface audit entry v2
+//	oneface audit entry v3
 //	index <decimal>
 //	prev <base64 root hash of the tree before this entry>
 //	time <RFC 3339, UTC, seconds>
@@ -221,11 +250,14 @@ func checkDetail(d string) error {
 //	library <token>
 //	commitment <base64 of 32 bytes, or ->
 //
-// Version 1 (written before, still parsed and verified) has no liveness,
-// notice and detail lines and the intro "oneface audit entry v1".
+// Version 2 (written before, still parsed and verified) has the same
+// lines under the intro "oneface audit entry v2" and spells the decision
+// no_match "no-match". Version 1 (likewise) also has no liveness, notice
+// and detail lines and the intro "oneface audit entry v1".
 //
-// Rules for change: the lines and their order are fixed; a new field is a
-// new intro line ("... v3"), never an extra line in v1 or v2.
+// Rules for change: the lines, their order and their spellings are fixed;
+// a new field or spelling is a new intro line ("... v4"), never a change
+// to v1, v2 or v3.
 func (r *Record) marshal() ([]byte, error) {
 	if err := r.Entry.validate(r.Version != 1); err != nil {
 		return nil, err
@@ -252,17 +284,21 @@ func (r *Record) marshal() ([]byte, error) {
 		}
 		fmt.Fprintf(&b, "%s\nindex %d\nprev %s\ntime %s\ndevice %s\nkind %s\npurpose %s\ndecision %s\nreason %s\nmodel %s\nlibrary %s\ncommitment %s\n",
 			entryIntroV1, r.Index, base64.StdEncoding.EncodeToString(r.Prev[:]), e.Time.UTC().Format(time.RFC3339),
-			r.Device, e.Kind, e.Purpose, e.Decision, e.Reason, e.ModelID, r.Library, commit)
-	case 2:
+			r.Device, e.Kind, e.Purpose, decisionText(1, e.Decision), e.Reason, e.ModelID, r.Library, commit)
+	case 2, 3:
 		if err := checkDetail(r.Detail); err != nil {
 			return nil, err
 		}
 		if (e.Kind == KindConfig || e.Kind == KindSweep) == (r.Detail == "-") {
 			return nil, malformed("kind %s with detail %q: config and retention-sweep entries carry details, the others do not", e.Kind, r.Detail)
 		}
+		intro := entryIntroV3
+		if r.Version == 2 {
+			intro = entryIntroV2
+		}
 		fmt.Fprintf(&b, "%s\nindex %d\nprev %s\ntime %s\ndevice %s\nkind %s\npurpose %s\ndecision %s\nreason %s\nmodel %s\nliveness %s\nnotice %s\ndetail %s\nlibrary %s\ncommitment %s\n",
-			entryIntroV2, r.Index, base64.StdEncoding.EncodeToString(r.Prev[:]), e.Time.UTC().Format(time.RFC3339),
-			r.Device, e.Kind, e.Purpose, e.Decision, e.Reason, e.ModelID, orDash(e.Liveness), orDash(e.Notice), r.Detail, r.Library, commit)
+			intro, r.Index, base64.StdEncoding.EncodeToString(r.Prev[:]), e.Time.UTC().Format(time.RFC3339),
+			r.Device, e.Kind, e.Purpose, decisionText(r.Version, e.Decision), e.Reason, e.ModelID, orDash(e.Liveness), orDash(e.Notice), r.Detail, r.Library, commit)
 	default:
 		return nil, malformed("entry version %d", r.Version)
 	}
@@ -277,9 +313,12 @@ var (
 	keysV2 = []string{"", "index", "prev", "time", "device", "kind", "purpose", "decision", "reason", "model", "liveness", "notice", "detail", "library", "commitment"}
 )
 
-// ParseRecord parses a v1 or v2 leaf strictly: exact intro, every line in
-// order, canonical values, nothing after the last line. Parsing a leaf and
-// marshalling it again gives the same bytes.
+// ParseRecord parses a v1, v2 or v3 leaf strictly: exact intro, every
+// line in order, canonical values, nothing after the last line. Parsing a
+// leaf and marshalling it again gives the same bytes. A v1 or v2 leaf's
+// "decision no-match" reads as [DecisionNoMatch]; "decision no_match" is
+// refused there, and "no-match" is refused in v3, so each meaning has one
+// encoding per version. Errors wrap [ErrMalformed].
 func ParseRecord(data []byte) (*Record, error) {
 	if len(data) > MaxEntrySize {
 		return nil, malformed("entry of %d bytes, limit %d", len(data), MaxEntrySize)
@@ -295,6 +334,8 @@ func ParseRecord(data []byte) (*Record, error) {
 		r.Version, keys = 1, keysV1
 	case entryIntroV2:
 		r.Version, keys = 2, keysV2
+	case entryIntroV3:
+		r.Version, keys = 3, keysV2
 	default:
 		return nil, malformed("unexpected intro %q", lines[0])
 	}
@@ -322,8 +363,8 @@ func ParseRecord(data []byte) (*Record, error) {
 	if r.Entry.Time, err = time.Parse(time.RFC3339, v["time"]); err != nil {
 		return nil, malformed("time %q", v["time"])
 	}
-	r.Entry.Kind, r.Entry.Purpose, r.Entry.Decision, r.Entry.Reason, r.Entry.ModelID = Kind(v["kind"]), v["purpose"], Decision(v["decision"]), v["reason"], v["model"]
-	if r.Version == 2 {
+	r.Entry.Kind, r.Entry.Purpose, r.Entry.Decision, r.Entry.Reason, r.Entry.ModelID = Kind(v["kind"]), v["purpose"], parseDecision(r.Version, v["decision"]), v["reason"], v["model"]
+	if r.Version >= 2 {
 		r.Entry.Liveness, r.Entry.Notice, r.Detail = v["liveness"], v["notice"], v["detail"]
 	} else {
 		r.Entry.Liveness, r.Entry.Notice = "-", "-"

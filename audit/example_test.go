@@ -80,7 +80,7 @@ func ExampleCheckReceipt() {
 	_, err = audit.CheckReceipt(bytes.Replace(a.Receipt, []byte("proof "), []byte("proof \x00"), 1), vkey)
 	fmt.Println(err)
 	// Output:
-	// no-match <nil>
+	// no_match <nil>
 	// receipt: audit: malformed: textform: line 4, column 7: control character 0x00
 }
 
@@ -101,7 +101,7 @@ func ExampleVerifyLog() {
 	// The attacker cuts the last entry off (no key needed).
 	entries := filepath.Join(dir, "entries")
 	data, _ := os.ReadFile(entries)
-	last := bytes.LastIndex(data, []byte("oneface audit entry v2")) - 4
+	last := bytes.LastIndex(data, []byte("oneface audit entry v3")) - 4
 	os.WriteFile(entries, data[:last], 0o600)
 
 	_, err := audit.VerifyLog(dir, vkey, audit.VerifyOptions{Checkpoints: [][]byte{collected}})

@@ -19,7 +19,7 @@ import (
 // side.secret, v1 entries and personal records). Without a controller it
 // is refused; with one its keys are wrapped, side.secret and the plain
 // keys are gone, the controller exports every record, old receipts and
-// checkpoints verify, and new entries are v2.
+// checkpoints verify, and new entries are v3.
 func TestMigrateV1Log(t *testing.T) {
 	src := filepath.Join("testdata", "v1log")
 	dir := copyDir(t, filepath.Join(src, "log"))
@@ -68,7 +68,7 @@ func TestMigrateV1Log(t *testing.T) {
 	if r, _ := ParseRecord(must(readFrameFileEntry(dir, 0))); r.Version != 1 {
 		t.Fatal("old entry is not v1")
 	}
-	if info, err := CheckReceipt(a.Receipt, vkey); err != nil || info.Record.Version != 2 {
+	if info, err := CheckReceipt(a.Receipt, vkey); err != nil || info.Record.Version != 3 {
 		t.Fatalf("new entry: %v", err)
 	}
 	if info, err := CheckReceipt(oldReceipt, vkey); err != nil || info.Personal == nil || info.Record.Version != 1 {

@@ -33,6 +33,9 @@ func FuzzParseRecord(f *testing.F) {
 	}
 	f.Add(must(l.Entry(5)))
 	f.Add(must(os.ReadFile("testdata/v1log/log/entries"))[4:])
+	for i := range 5 { // v2 entries, one of them "decision no-match"
+		f.Add(must(readFrameFileEntry("testdata/v2log/log", i)))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := ParseRecord(data)
 		if err != nil {

@@ -108,13 +108,13 @@ func TestMutationsDetected(t *testing.T) {
 			edited := reframe(good, i, func(b []byte) []byte { return bytes.Replace(b, []byte("decision "), []byte("decision x"), 1) })
 			expect(n, fmt.Sprintf("malformed edit of entry %d", i), frames(edited), cp, int64(i))
 
-			// A well-formed edit (no-match → match) with a valid checksum:
+			// A well-formed edit (no_match → match) with a valid checksum:
 			// only the Merkle chain can catch it.
 			edited = reframe(good, i, func(b []byte) []byte {
-				if bytes.Contains(b, []byte("decision no-match")) {
-					return bytes.Replace(b, []byte("decision no-match"), []byte("decision match"), 1)
+				if bytes.Contains(b, []byte("decision no_match")) {
+					return bytes.Replace(b, []byte("decision no_match"), []byte("decision match"), 1)
 				}
-				return bytes.Replace(b, []byte("decision match"), []byte("decision no-match"), 1)
+				return bytes.Replace(b, []byte("decision match"), []byte("decision no_match"), 1)
 			})
 			expect(n, fmt.Sprintf("forged decision in entry %d", i), frames(edited), cp, int64(i))
 

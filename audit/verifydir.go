@@ -46,6 +46,13 @@ type VerifyOptions struct {
 	// WitnessKeys a checkpoint needs to count (0: the log's signature
 	// suffices). Checkpoints with fewer are counted in Report.Ignored.
 	MinCosignatures int
+	// Progress, when set, is called from VerifyLog's goroutine as the
+	// entries file is read: done is the bytes read so far, total the
+	// file's size when it was opened (both in bytes; done reaches total
+	// when the whole file was read, and may pass it if the file grows).
+	// It is for a progress display on large logs (about 320 bytes per
+	// entry: 32 MB for 100,000) and must not block.
+	Progress func(done, total int64)
 }
 
 // maxEvidenceFiles bounds EvidenceDir.
@@ -148,12 +155,37 @@ func VerifyLog(dir, logKey string, opt VerifyOptions) (*Report, error) {
 	if len(counted) == 0 {
 		return nil, fmt.Errorf("%w: no checkpoint counts (%d given, %d with fewer than %d cosignatures)", ErrBadProof, len(ev), ignored, opt.MinCosignatures)
 	}
-	rep, err := verifyEntriesAgainst(f, v, counted)
+	var entries io.Reader = f
+	if opt.Progress != nil {
+		st, err := f.Stat()
+		if err != nil {
+			return nil, err
+		}
+		opt.Progress(0, st.Size())
+		entries = &progressReader{r: f, total: st.Size(), report: opt.Progress}
+	}
+	rep, err := verifyEntriesAgainst(entries, v, counted)
 	if err != nil {
 		return nil, err
 	}
 	rep.Ignored = ignored
 	return rep, nil
+}
+
+// progressReader reports the bytes read through it.
+type progressReader struct {
+	r           io.Reader
+	done, total int64
+	report      func(done, total int64)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.done += int64(n)
+		p.report(p.done, p.total)
+	}
+	return n, err
 }
 
 type evidence struct {

@@ -345,7 +345,7 @@ func TestExamples(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			i := bytes.Index(b, []byte("decision no-match"))
+			i := bytes.Index(b, []byte("decision no_match"))
 			first := slices.IndexFunc(recs, func(r *audit.Record) bool { return r.Entry.Decision == audit.DecisionNoMatch })
 			if i < 0 || first < 0 {
 				t.Fatal("no no-match entry in the kiosk log")

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/oneface/oneface/audit"
+	"github.com/oneface/oneface/internal/progress"
 	"github.com/oneface/oneface/internal/safefile"
 )
 
@@ -258,7 +259,10 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 	} else if *evidence == "" {
 		fmt.Fprintln(stderr, "oneface: warning: no -checkpoint or -evidence given: checking the log against its own checkpoints only")
 	}
+	var done func()
+	opt.Progress, done = verifyProgress(stderr, progress.IsTerminal(stderr), largeLog)
 	rep, err := audit.VerifyLog(dir, vkey, opt)
+	done()
 	if err != nil {
 		return corruptHint(err)
 	}
@@ -267,6 +271,28 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, "  (an incomplete write after the last entry was ignored: the device crashed while writing)")
 	}
 	return nil
+}
+
+// largeLog is the entries file size from which audit verify draws a
+// progress bar (about 3,000 entries; 100,000 take seconds).
+const largeLog = 1 << 20
+
+// verifyProgress returns a VerifyOptions.Progress that draws a bar of the
+// entries file read on w when w is a terminal (tty) and the file holds at
+// least minSize bytes, and the function that ends it. Elsewhere it returns
+// nil: scripts get no progress output at all.
+func verifyProgress(w io.Writer, tty bool, minSize int64) (func(done, total int64), func()) {
+	if !tty {
+		return nil, func() {}
+	}
+	var bar *progress.Bar
+	report := func(done, total int64) {
+		if bar == nil && done == 0 && total >= minSize {
+			bar = progress.New(w, true, total, progress.Options{Description: "audit verify", Bytes: true})
+		}
+		bar.Set(done)
+	}
+	return report, func() { bar.Done() }
 }
 
 func runAuditShow(args []string, stdout, stderr io.Writer) error {
@@ -442,20 +468,28 @@ func runAuditCheckReceipt(args []string, stdout, stderr io.Writer) error {
 
 // subjectCommand runs fn on the device's log for one subject: the shared
 // flags (-log-key, -subject) and the log directory argument of export and
-// erase. extra declares the subcommand's own flags.
-func subjectCommand(name string, args []string, stderr io.Writer, extra func(*flag.FlagSet), fn func(l *audit.Log, sub [16]byte, subject string, id age.Identity) error) error {
+// erase. extra declares the subcommand's own flags and returns the check
+// of their values, run before anything is read (a bad value is a usage
+// error).
+func subjectCommand(name string, args []string, stderr io.Writer, extra func(*flag.FlagSet) (check func() error), fn func(l *audit.Log, sub [16]byte, subject string, id age.Identity) error) error {
 	fs := auditFlags(name, stderr)
 	keyFile := fs.String("log-key", "", "the log's secret key file (device side)")
 	subject := fs.String("subject", "", "the person's pseudonym (hex)")
 	idFile := fs.String("controller-identity", "", "the controller's age identity file")
+	var check func() error
 	if extra != nil {
-		extra(fs)
+		check = extra(fs)
 	}
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 || *subject == "" {
 		return usageError{"audit " + name + " needs -subject and a log directory"}
+	}
+	if check != nil {
+		if err := check(); err != nil {
+			return err
+		}
 	}
 	sub, err := parseSubject(*subject)
 	if err != nil {
@@ -488,8 +522,14 @@ func runAuditExport(args []string, stdout, stderr io.Writer) error {
 
 func runAuditErase(args []string, stdout, stderr io.Writer) error {
 	var reason *string
-	return subjectCommand("erase", args, stderr, func(fs *flag.FlagSet) {
-		reason = fs.String("reason", "subject_request", "reason code recorded with the erasure")
+	return subjectCommand("erase", args, stderr, func(fs *flag.FlagSet) func() error {
+		reason = fs.String("reason", "subject_request", "reason code recorded with the erasure ([A-Za-z0-9._:/+=-], at most 64)")
+		return func() error {
+			if !audit.IsToken(*reason) {
+				return usageError{fmt.Sprintf("-reason %q: a reason code is 1..64 characters of [A-Za-z0-9._:/+=-]", *reason)}
+			}
+			return nil
+		}
 	}, func(l *audit.Log, sub [16]byte, subject string, id age.Identity) error {
 		n, err := l.Erase(context.Background(), sub, *reason, id)
 		if err != nil {

@@ -93,6 +93,9 @@ func runModels(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if fs.NArg() != 0 {
+		return usageError{"models takes no arguments (the folder is -models DIR)"}
+	}
 	id, err := facerec.CheckModels(*dir)
 	if err != nil {
 		return engineError(*dir, err)

@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
-
-	"golang.org/x/term"
 
 	"github.com/oneface/oneface/internal/eval"
 	"github.com/oneface/oneface/internal/facerec"
+	"github.com/oneface/oneface/internal/progress"
 )
 
 // floats is a repeatable or comma-separated float flag.
@@ -51,6 +49,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if (*pairs == "") == (*all == "") || fs.NArg() != 0 {
 		return usageError{"eval needs -pairs FILE.csv or -all-pairs DIR"}
 	}
+	if *model != "dlib" && *model != "arcface" { // before anything is loaded (evalDescriber says the same)
+		return usageError{"unknown -model " + *model + " (dlib, arcface)"}
+	}
 	var cmp *eval.Report
 	if *compare != "" {
 		var err error
@@ -64,10 +65,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	defer e.Close()
 	cfg := eval.Config{PairsFile: *pairs, AllPairs: *all, Root: *root, Folds: *folds, Workers: *workers, CacheDir: *cache,
-		Thresholds: thresholds, Targets: targets, Progress: stderr, AllowOutside: *outside}
-	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		cfg.TTY = true
-	}
+		Thresholds: thresholds, Targets: targets, Progress: stderr, TTY: progress.IsTerminal(stderr), AllowOutside: *outside}
 	d, err := evalDescriber(*model, *dir, e)
 	if err != nil {
 		return err

@@ -30,7 +30,7 @@ type jsonReason struct {
 
 // jsonVerify is `oneface verify -json`.
 type jsonVerify struct {
-	Decision         string       `json:"decision"`               // "match", "no-match" or "refused" (as in the audit log)
+	Decision         string       `json:"decision"`               // "match", "no_match" or "refused" (as in the audit log)
 	ExitStatus       int          `json:"exit_status"`            // 0, 3 or 4: the process's exit status
 	Reasons          []jsonReason `json:"reasons"`                // never null
 	ReferenceID      string       `json:"reference_id,omitempty"` // absent if the reference did not open
@@ -286,7 +286,7 @@ type jsonEntry struct {
 	Time     string `json:"time"`
 	Kind     string `json:"kind"`
 	Purpose  string `json:"purpose"`
-	Decision string `json:"decision"` // "match", "no-match", "refused" or "none"
+	Decision string `json:"decision"` // "match", "no_match", "refused" or "none"
 	Reason   string `json:"reason"`
 	ModelID  string `json:"model_id"`
 	Liveness string `json:"liveness,omitempty"`

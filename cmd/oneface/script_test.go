@@ -28,7 +28,9 @@ func TestMain(m *testing.M) {
 // engine start with `[!engine] skip`; they read the models from
 // $ONEFACE_MODELDIR and the faces from $LFW (the dev set's
 // lfw-deepfunneled folder) and $BUGREPORTS. Under ONEFACE_REQUIRE_ENGINE=1
-// a missing engine fails them instead.
+// a missing engine fails them instead. $V2LOG is an audit log written by
+// oneface 0.2 (audit/testdata/v2log: the log, its keys, a checkpoint and
+// a receipt), for the scripts that read an old log.
 //
 // Commands added to the script language:
 //
@@ -44,12 +46,17 @@ func TestScripts(t *testing.T) {
 	faces := testenv.FacesDir()
 	lfw := filepath.Join(faces, "lfw-dev", "lfw-deepfunneled")
 	bugs := filepath.Join(faces, "..", "bugreports")
+	v2log, err := filepath.Abs(filepath.Join("..", "..", "audit", "testdata", "v2log"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	testscript.Run(t, testscript.Params{
 		Dir: filepath.Join("testdata", "script"),
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("ONEFACE_MODELDIR", models)
 			e.Setenv("LFW", lfw)
 			e.Setenv("BUGREPORTS", bugs)
+			e.Setenv("V2LOG", v2log)
 			return nil
 		},
 		Condition: func(cond string) (bool, error) {
@@ -140,4 +147,39 @@ func TestScripts(t *testing.T) {
 			},
 		},
 	})
+}
+
+// TestScriptsCoverEveryCommand: every command and audit subcommand is
+// run by some script, and some script checks that it exits 2 on a usage
+// error, so that a new command cannot ship without its scripts.
+func TestScriptsCoverEveryCommand(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "script", "*.txtar"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no scripts: %v", err)
+	}
+	var text strings.Builder
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text.Write(b)
+	}
+	all := text.String()
+	check := func(cmd string) {
+		if !strings.Contains(all, "oneface "+cmd+" ") && !strings.Contains(all, "oneface "+cmd+"\n") {
+			t.Errorf("no script runs `oneface %s`", cmd)
+		}
+		if !strings.Contains(all, "status 2 oneface "+cmd+" ") && !strings.Contains(all, "status 2 oneface "+cmd+"\n") {
+			t.Errorf("no script checks that `oneface %s` exits 2 on a usage error", cmd)
+		}
+	}
+	for _, name := range sortedKeys(commands) {
+		if name != "audit" {
+			check(name)
+		}
+	}
+	for _, name := range sortedKeys(auditCommands) {
+		check("audit " + name)
+	}
 }

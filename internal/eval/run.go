@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/oneface/oneface/internal/facerec"
+	"github.com/oneface/oneface/internal/progress"
 	"github.com/oneface/oneface/internal/safefile"
 )
 
@@ -58,8 +59,8 @@ type Config struct {
 	CacheDir   string    // descriptor cache by model ID and file hash ("" disables)
 	Thresholds []float64 // FMR/FNMR reported at these (default 0.6)
 	Targets    []float64 // FNMR reported at these FMRs (default 1e-2, 1e-3)
-	Progress   io.Writer // progress output (nil: none)
-	TTY        bool      // draw a progress bar instead of plain lines
+	Progress   io.Writer // progress output (nil: none): unreadable images, and every 100 images a line "eval: <done>/<total> images"
+	TTY        bool      // Progress is a terminal: draw a bar (internal/progress) instead of the count lines
 	MaxImage   int64     // bytes per image file (default 20 MiB)
 	// AllowOutside lets pairs-file rows name files outside Root: absolute
 	// paths, paths climbing out with "..", links leading out. Off, such a
@@ -422,10 +423,10 @@ func describeAll(ctx context.Context, d Describer, cfg Config, paths []string) (
 	}
 	out := make(map[string]outcome, len(paths))
 	var mu sync.Mutex
-	var done, hits atomic.Int64
+	var hits atomic.Int64
 	work := make(chan string)
 	var wg sync.WaitGroup
-	prog := newProgress(cfg.Progress, cfg.TTY, len(paths))
+	prog := progress.New(cfg.Progress, cfg.TTY, int64(len(paths)), progress.Options{Description: "eval", Unit: "images", Every: 100})
 	for range cfg.Workers {
 		wg.Go(func() {
 			for p := range work {
@@ -436,7 +437,10 @@ func describeAll(ctx context.Context, d Describer, cfg Config, paths []string) (
 				mu.Lock()
 				out[p] = o
 				mu.Unlock()
-				prog.update(int(done.Add(1)), p, o.err)
+				if o.err != nil {
+					prog.Println(fmt.Sprintf("eval: no face or unreadable: %s: %v", p, o.err))
+				}
+				prog.Add(1)
 			}
 		})
 	}
@@ -451,7 +455,7 @@ func describeAll(ctx context.Context, d Describer, cfg Config, paths []string) (
 	}
 	close(work)
 	wg.Wait()
-	prog.finish()
+	prog.Done()
 	return out, int(hits.Load()), ctx.Err()
 }
 
@@ -519,50 +523,6 @@ func writeCache(path string, o outcome) {
 		if os.WriteFile(tmp, b.Bytes(), 0o600) == nil {
 			os.Rename(tmp, path)
 		}
-	}
-}
-
-// progress draws a bar on a terminal and plain lines elsewhere.
-type progress struct {
-	w     io.Writer
-	tty   bool
-	total int
-	mu    sync.Mutex
-	last  time.Time
-	start time.Time
-}
-
-func newProgress(w io.Writer, tty bool, total int) *progress {
-	return &progress{w: w, tty: tty, total: total, start: time.Now()}
-}
-
-func (p *progress) update(done int, path string, err error) {
-	if p.w == nil {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if err != nil && !p.tty {
-		fmt.Fprintf(p.w, "eval: no face or unreadable: %s: %v\n", path, err)
-	}
-	if p.tty {
-		if time.Since(p.last) < 100*time.Millisecond && done != p.total {
-			return
-		}
-		p.last = time.Now()
-		const width = 30
-		filled := width * done / max(1, p.total)
-		fmt.Fprintf(p.w, "\r[%s%s] %d/%d images  %.0fs", strings.Repeat("#", filled), strings.Repeat(" ", width-filled), done, p.total, time.Since(p.start).Seconds())
-		return
-	}
-	if done%100 == 0 || done == p.total {
-		fmt.Fprintf(p.w, "eval: %d/%d images\n", done, p.total)
-	}
-}
-
-func (p *progress) finish() {
-	if p.w != nil && p.tty {
-		fmt.Fprintln(p.w)
 	}
 }
 

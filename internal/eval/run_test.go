@@ -1,9 +1,11 @@
 package eval
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,5 +113,42 @@ func TestRunBadInputAndCache(t *testing.T) {
 	}
 	if _, err := Run(context.Background(), f, Config{PairsFile: filepath.Join(dir, "nope.csv")}); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("missing CSV: %v", err)
+	}
+}
+
+// TestRunProgress: off a terminal, eval's progress is plain lines (each
+// image that fails to acquire, and the count every 100 images and at the
+// end), with no carriage return or escape code; on a "terminal" (a
+// buffer taken for one) the bar ends at 250/250, 100%, and the failures
+// are still reported, each on its own line.
+func TestRunProgress(t *testing.T) {
+	files := map[string]string{"noface.jpg": "a landscape"}
+	var pairs strings.Builder
+	for i := range 249 {
+		files[fmt.Sprintf("p%03d.jpg", i)] = fmt.Sprintf("p%d:1", i%7)
+		pairs.WriteString(fmt.Sprintf("p%03d.jpg,noface.jpg,0\n", i))
+	}
+	files["pairs.csv"] = pairs.String()
+	dir := writeFiles(t, files)
+	for _, tty := range []bool{false, true} {
+		var w bytes.Buffer
+		_, err := Run(context.Background(), &fakeDescriber{}, Config{PairsFile: filepath.Join(dir, "pairs.csv"), Progress: &w, TTY: tty, Workers: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := w.String()
+		if !strings.Contains(out, "eval: no face or unreadable: noface.jpg: facerec: no face found\n") {
+			t.Fatalf("tty %v: the failed image is not reported: %q", tty, out)
+		}
+		if !tty {
+			if strings.ContainsAny(out, "\r\x1b") || !strings.HasSuffix(out, "eval: 100/250 images\neval: 200/250 images\neval: 250/250 images\n") {
+				t.Fatalf("plain output %q", out)
+			}
+			continue
+		}
+		frames := strings.Split(strings.TrimRight(out, "\n"), "\r")
+		if last := frames[len(frames)-1]; !strings.Contains(last, "100%") || !strings.Contains(last, "250/250") {
+			t.Fatalf("last frame %q", last)
+		}
 	}
 }
