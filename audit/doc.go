@@ -92,7 +92,7 @@
 //	liveness passive-v1
 //	notice notice-2026-11
 //	detail -
-//	library oneface/0.2.0
+//	library oneface/0.3.0
 //	commitment CQFulo9Sl6OI1JYxc4TpTHhiS0QcUHUwYulPdzl1dMI=
 //
 // index is the leaf's position; prev the base64 root of the tree of the

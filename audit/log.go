@@ -21,7 +21,7 @@ import (
 )
 
 // Version is the library version recorded in every entry.
-const Version = "0.2.0"
+const Version = "0.3.0"
 
 const (
 	entriesFile     = "entries"
