@@ -20,9 +20,10 @@ import (
 // TestVerifyLivenessFlag: `oneface verify -liveness` on spoof-dev subject
 // 0001, enrolled from a live webcam frame. A printed photo of them matches
 // under -liveness none, and the output says no liveness check was made;
-// under the default (passive) the same print is refused
-// presentation_attack and a live frame of another session matches; an
-// unknown mode is an error.
+// under passive the same print is refused presentation_attack and a live
+// frame of another session matches; under the default (both) a challenge
+// is issued and a frame captured before it is refused; an unknown mode is
+// an error.
 func TestVerifyLivenessFlag(t *testing.T) {
 	models, _ := requireModels(t)
 	spoof := filepath.Join(testenv.FacesDir(), "spoof-dev")
@@ -57,8 +58,12 @@ func TestVerifyLivenessFlag(t *testing.T) {
 		want []string
 	}{
 		{[]string{"-liveness", "none", p("ref.txt"), printPhoto}, []string{"MATCH: the person is the holder", "liveness none: no liveness check"}},
-		{[]string{p("ref.txt"), printPhoto}, []string{"REFUSED", "liveness passive", "reason presentation_attack: reject (frame 1)"}},
-		{[]string{p("ref.txt"), livePhoto}, []string{"MATCH: the person is the holder", "liveness passive"}},
+		{[]string{"-liveness", "passive", p("ref.txt"), printPhoto}, []string{"REFUSED", "liveness passive", "reason presentation_attack: reject (frame 1)"}},
+		{[]string{"-liveness", "passive", p("ref.txt"), livePhoto}, []string{"MATCH: the person is the holder", "liveness passive"}},
+		// The default, both: a challenge is issued, and a frame captured
+		// before it (a file from before the command) cannot answer it.
+		{[]string{p("ref.txt"), livePhoto}, []string{"CHALLENGE: ", "REFUSED", "liveness both"}},
+		{[]string{p("ref.txt"), "-"}, []string{"waits for Enter on standard input"}},
 		{[]string{"-liveness", "blink", p("ref.txt"), livePhoto}, []string{`liveness "blink" is not a mode`}},
 	} {
 		out, stderr := kiosk(c.args...)
@@ -95,7 +100,7 @@ func TestVerifyLivenessFlag(t *testing.T) {
 	os.WriteFile(p("site.calib"), signed, 0o644)
 	os.WriteFile(p("site.pub"), []byte(vkey+"\n"), 0o644)
 	for _, keyArg := range []string{vkey, p("site.pub")} {
-		out, stderr := kiosk("-site-calibration", p("site.calib"), "-site-key", keyArg, p("ref.txt"), livePhoto)
+		out, stderr := kiosk("-liveness", "passive", "-site-calibration", p("site.calib"), "-site-key", keyArg, p("ref.txt"), livePhoto)
 		if !strings.Contains(out+stderr, "presentation_attack") {
 			t.Errorf("site PAD threshold 0.99: want presentation_attack in\n%s%s", out, stderr)
 		}
@@ -111,10 +116,10 @@ func TestVerifyLivenessFlag(t *testing.T) {
 		}
 	}
 	_, otherVKey, _ := note.GenerateKey(nil, "site-t")
-	if out, stderr := kiosk("-site-calibration", p("site.calib"), "-site-key", otherVKey, p("ref.txt"), livePhoto); !strings.Contains(stderr, "not signed by the deployment key") {
+	if out, stderr := kiosk("-liveness", "passive", "-site-calibration", p("site.calib"), "-site-key", otherVKey, p("ref.txt"), livePhoto); !strings.Contains(stderr, "not signed by the deployment key") {
 		t.Errorf("another site key: %s%s", out, stderr)
 	}
-	if out, stderr := kiosk("-site-calibration", p("site.calib"), p("ref.txt"), livePhoto); !strings.Contains(stderr, "go together") {
+	if out, stderr := kiosk("-liveness", "passive", "-site-calibration", p("site.calib"), p("ref.txt"), livePhoto); !strings.Contains(stderr, "go together") {
 		t.Errorf("no -site-key: %s%s", out, stderr)
 	}
 }

@@ -107,7 +107,7 @@ func TestVerifyRefusesFIFOInputs(t *testing.T) {
 	for _, args := range [][]string{{p("fifo"), p("ref.txt")}, {p("ref.txt"), p("fifo")}} {
 		code, out, stderr := runCLI(append([]string{"verify", "-key", p("kiosk.key"), "-secret", p("deploy.secret"), "-issuer", strings.TrimSpace(issuerPub),
 			"-purpose", "door-main", "-audit-log", p("audit"), "-log-key", p("log.key"), "-notice", p("notice-1.txt"),
-			"-consented"}, args...)...)
+			"-liveness", "passive", "-consented"}, args...)...)
 		if code != 1 || !strings.Contains(stderr, "not a regular file") || !strings.Contains(stderr, "FIFO") {
 			t.Fatalf("%v: exit %d\n%s%s", args, code, out, stderr)
 		}

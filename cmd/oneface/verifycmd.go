@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,7 +36,7 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	consented := fs.Bool("consented", false, "the person has read the notice and consents (required)")
 	fmr := fs.Float64("fmr", 1e-3, "target false-match rate: one of the calibration table's targets (1e-2, 1e-3, 1e-4, 1e-5)")
 	showDistance := fs.Bool("show-distance", false, "print the distance (calibration and debugging only)")
-	livenessMode := fs.String("liveness", "passive", "liveness check: none, passive (PAD on the compared frame), challenge or both (issue a challenge, print it, wait for Enter on stdin while the frames are captured, then read them)")
+	livenessMode := fs.String("liveness", "both", "liveness check: both (the kiosk default: issue a challenge, print it, wait for Enter on stdin while the frames are captured, then read them, and score the compared frame with the PAD network), challenge, passive (PAD on the compared frame only: for frames captured before the command) or none (a photo of the holder matches)")
 	siteCal := fs.String("site-calibration", "", "signed site calibration from 'oneface calibrate-site' (stricter comparison thresholds; the PAD threshold of this camera)")
 	siteKey := fs.String("site-key", "", "the deployment's site public key (as calibrate-site -genkey prints it), or a file holding it; required with -site-calibration")
 	allowV1 := fs.Bool("allow-v1", false, "also accept version 1 references (WEAKER: their PIN can be stripped; see OpenerConfig.AllowV1)")
@@ -107,6 +108,10 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	mode := verify.Liveness(*livenessMode)
+	challenge := mode == verify.LivenessChallenge || mode == verify.LivenessBoth
+	if challenge && slices.Contains(fs.Args()[1:], stdinName) {
+		return usageError{"-liveness " + *livenessMode + " waits for Enter on standard input: frames must be files (or use -liveness passive)"}
+	}
 	var frames []verify.Frame
 	readFrames := func() error {
 		for _, p := range fs.Args()[1:] {
@@ -118,7 +123,7 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
-	if mode != verify.LivenessChallenge && mode != verify.LivenessBoth {
+	if !challenge {
 		// No challenge to wait for: the frames are read first, as they
 		// were captured before the run.
 		if err := readFrames(); err != nil {
@@ -157,12 +162,16 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 		c := &verify.Consent{Purpose: *purpose, NoticeVersion: version, NoticeHash: hash, GivenAt: time.Now()}
 		rand.Read(c.Nonce[:])
 		req.Consent = c
-		if mode == verify.LivenessChallenge || mode == verify.LivenessBoth {
+		if challenge {
 			ch, err := v.Challenge(context.Background(), c.Nonce)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "CHALLENGE: %s, before %s; capture the frames, then press Enter\n", ch, ch.Expires.Format(time.TimeOnly))
+			prompt := stdout
+			if *outs.json {
+				prompt = stderr // stdout holds the one JSON object
+			}
+			fmt.Fprintf(prompt, "CHALLENGE: %s, before %s; capture the frames, then press Enter\n", ch, ch.Expires.Format(time.TimeOnly))
 			// At end of input the frames are read as they are (and refused
 			// if they were captured before the challenge).
 			if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil && err != io.EOF {
