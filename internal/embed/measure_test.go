@@ -384,7 +384,7 @@ func templates(g group, m model, k int, enrol, probe func(rel string) bool) *eva
 				cands = append(cands, r)
 			}
 		}
-		for _, combo := range combos(len(cands), k, 20) {
+		for _, combo := range eval.Combinations(len(cands), k, 20) {
 			var vs [][]float64
 			used := map[string]bool{}
 			for _, i := range combo {
@@ -407,27 +407,6 @@ func templates(g group, m model, k int, enrol, probe func(rel string) bool) *eva
 		}
 	}
 	return s
-}
-
-func combos(n, k, limit int) [][]int {
-	var out [][]int
-	c := make([]int, k)
-	var rec func(start, depth int)
-	rec = func(start, depth int) {
-		if len(out) >= limit {
-			return
-		}
-		if depth == k {
-			out = append(out, slices.Clone(c))
-			return
-		}
-		for i := start; i < n; i++ {
-			c[depth] = i
-			rec(i+1, depth+1)
-		}
-	}
-	rec(0, 0)
-	return out
 }
 
 func median(xs []float64) float64 {

@@ -240,3 +240,27 @@ func MeanStd(xs []float64) (mean, std float64) {
 	}
 	return mean, std
 }
+
+// Combinations lists up to limit k-combinations of 0..n-1 in
+// lexicographic order (the first ones: a template of k photos uses the
+// first photos in file order).
+func Combinations(n, k, limit int) [][]int {
+	var out [][]int
+	c := make([]int, k)
+	var rec func(start, depth int)
+	rec = func(start, depth int) {
+		if len(out) >= limit {
+			return
+		}
+		if depth == k {
+			out = append(out, slices.Clone(c))
+			return
+		}
+		for i := start; i < n; i++ {
+			c[depth] = i
+			rec(i+1, depth+1)
+		}
+	}
+	rec(0, 0)
+	return out
+}

@@ -151,3 +151,13 @@ func TestAccuracyProtocols(t *testing.T) {
 		t.Fatalf("mean %v std %v", m, s)
 	}
 }
+
+func TestCombinations(t *testing.T) {
+	got := Combinations(4, 2, 20)
+	if len(got) != 6 || got[0][0] != 0 || got[0][1] != 1 || got[5][0] != 2 || got[5][1] != 3 {
+		t.Fatalf("%v", got)
+	}
+	if len(Combinations(10, 3, 20)) != 20 {
+		t.Fatal("limit")
+	}
+}

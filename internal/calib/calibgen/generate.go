@@ -580,7 +580,7 @@ func eachTemplate(p *population, m model, k, spare int, byPerson map[string][]st
 		if p.enrol == nil && len(cands) < k+spare {
 			continue
 		}
-		for _, combo := range combos(len(cands), k, maxCombos) {
+		for _, combo := range eval.Combinations(len(cands), k, maxCombos) {
 			ss := make([]*Sample, k)
 			used := map[string]bool{}
 			for i, c := range combo {
@@ -649,28 +649,6 @@ func compareFrames(p *population, m model, k, n int) *eval.Scores {
 func sortScores(s *eval.Scores) {
 	sort.Float64s(s.Genuine)
 	sort.Float64s(s.Impostor)
-}
-
-// combos lists up to limit k-combinations of 0..n-1 in lexicographic order.
-func combos(n, k, limit int) [][]int {
-	var out [][]int
-	c := make([]int, k)
-	var rec func(start, depth int)
-	rec = func(start, depth int) {
-		if len(out) >= limit {
-			return
-		}
-		if depth == k {
-			out = append(out, slices.Clone(c))
-			return
-		}
-		for i := start; i < n; i++ {
-			c[depth] = i
-			rec(i+1, depth+1)
-		}
-	}
-	rec(0, 0)
-	return out
 }
 
 // Scores compares the samples of people (identity → samples in file

@@ -7,16 +7,6 @@ import (
 	"github.com/oneface/oneface/internal/facerec"
 )
 
-func TestCombos(t *testing.T) {
-	got := combos(4, 2, 20)
-	if len(got) != 6 || got[0][0] != 0 || got[0][1] != 1 || got[5][0] != 2 || got[5][1] != 3 {
-		t.Fatalf("%v", got)
-	}
-	if len(combos(10, 3, 20)) != 20 {
-		t.Fatal("limit")
-	}
-}
-
 // dlibPop builds a population of one-component dlib descriptors.
 func dlibPop(name string, people map[string][]float32, split map[string]string) *population {
 	p := &population{person: map[string]string{}, samples: map[string]Sample{}}
