@@ -16,10 +16,12 @@ package verify
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/oneface/oneface/audit"
 	"github.com/oneface/oneface/internal/calib"
 	"github.com/oneface/oneface/internal/site"
 )
@@ -105,4 +107,27 @@ func TestRedteam2MeanNotUnderSite(t *testing.T) {
 		t.Fatalf("BROKEN: under a site calibration the mixed sequence matched or used %d frames (%.4f)", d.Frames, d.Distance)
 	}
 	t.Logf("held: under a site calibration: %d frame, %v, distance %.4f", d.Frames, d.Reasons, d.Distance)
+}
+
+// TestRedteam2AuditSaysFrames: a decision made on the mean of 3 frames
+// (the mixed sequence above) and one made on a single frame are recorded
+// alike: the verify entry says neither how many frames were compared nor
+// at which threshold, so an auditor investigating a false match cannot
+// tell that the mean decided it.
+func TestRedteam2AuditSaysFrames(t *testing.T) {
+	k := newKiosk(t, nil, Policy{Liveness: LivenessChallenge, MinFacePixels: 40, ExposeDistance: true})
+	ref := k.enroll(t, rtHolderRef).Reference
+	d := rtMixAnswer(t, k, ref, 2, []string{rtHolderSnap, rtHolderSnap, rtAttacker}, []float64{1.1, 1.1, 1.3})
+	if d.Frames != MultiFrames {
+		t.Skipf("the sequence was compared on %d frame(s): %v", d.Frames, d.Reasons)
+	}
+	es, err := audit.ReadEntries(k.logDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := es[len(es)-1]
+	if !strings.Contains(last.Detail, "frames=") {
+		t.Errorf("BROKEN: decision on the mean of %d frames (match %v, distance %.4f) recorded as %+v, detail %q: nothing says how many frames decided",
+			d.Frames, d.Match, d.Distance, last.Entry, last.Detail)
+	}
 }

@@ -278,3 +278,32 @@ func TestRedteam2SharedLogConfigLies(t *testing.T) {
 			last.Index, last.Detail, cfg.PADThreshold, cfg.PADCalibration, s.Live, pad.Shipped.Threshold)
 	}
 }
+
+// TestRedteam2SiteNotBoundToKiosk: a site calibration is "the PAD
+// threshold of the site's camera", but nothing in it or in the verifier
+// binds it to this kiosk or orders it in time: the deployment key signs
+// one file per site and per re-calibration. The attacker (the disk is
+// theirs) swaps in another site's file, or the superseded file from
+// before the deployment raised its threshold after an incident (a
+// rollback): both load. Only the hash in the configuration entry shows
+// it, to an auditor who knows which hash to expect.
+func TestRedteam2SiteNotBoundToKiosk(t *testing.T) {
+	k := livenessKiosk(t, LivenessPassive)
+	skey, vkey, _ := note.GenerateKey(nil, "door-test")
+	ship := trimFloat(pad.Shipped.Threshold)
+	pl := func(th string) string {
+		return "pad models " + pad.Shipped.Models[0].String() + " widen 1.5 target-bpcer 0.05 threshold " + th + " shipped " + ship + " bpcer 2 80 supported yes"
+	}
+	current := rtSiteText(k, pl("0.6")) // this kiosk's file, raised after an incident
+	older := rtSiteText(k, pl("0.0257"), "pad-attack print apcer 0 40 shipped 0 40")
+	lobby := strings.Replace(older, "site door-test", "site lobby-far-away", 1)
+	if _, err := rtNewVerifier(k, LivenessPassive, rtSignText(t, current, skey), vkey); err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range map[string]string{"superseded file (rollback)": older, "another site's file": lobby} {
+		if _, err := rtNewVerifier(k, LivenessPassive, rtSignText(t, text, skey), vkey); err == nil {
+			p := lastPolicy(t, k)
+			t.Errorf("BROKEN: %s accepted: PAD threshold now %v/%s (this kiosk's current file: 0.6); nothing in VerifierConfig names the site or a minimum issue", name, p.PADThreshold, p.PADCalibration)
+		}
+	}
+}
