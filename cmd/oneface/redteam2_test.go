@@ -1,4 +1,4 @@
-//go:build cgo
+//go:build cgo && unix
 
 package main
 
@@ -9,7 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
@@ -158,4 +160,113 @@ func TestRedteam2CalibrateSiteOneBogusAttack(t *testing.T) {
 		t.Fatalf("BROKEN: one bogus 'screen' capture (a live frame) let calibrate-site lower the PAD threshold to %v (shipped %v) with no print measured; the file: %+v",
 			o.PAD.Threshold, o.PAD.Shipped, *o.PAD)
 	}
+}
+
+// TestRedteam2CalibrateSiteFolderTricks: the attack-capture folder of
+// calibrate-site holds, besides real prints: a symbolic link to a live
+// frame (it would count as an "attack" scoring live), a FIFO named like a
+// frame (reading it would hang), a symbolic link to a folder outside as an
+// attack type, and a sparse 3 GB "frame". The command must finish, must
+// not count the link, FIFO or linked folder, and must not read the sparse
+// file; a type folder with a space in its name must be refused.
+func TestRedteam2CalibrateSiteFolderTricks(t *testing.T) {
+	models, _ := requireModels(t)
+	spoof := filepath.Join(testenv.FacesDir(), "spoof-dev")
+	if _, err := os.Stat(spoof); err != nil {
+		testenv.Missing(t, "spoof-dev", err)
+	}
+	dir := t.TempDir()
+	live := filepath.Join(dir, "live")
+	// A small stand-in site: 4 people, 4 webcam frames each.
+	for _, s := range []string{"0001", "0002", "0003", "0004"} {
+		fs, _ := filepath.Glob(filepath.Join(spoof, "ClientRaw", s, "*.jpg"))
+		if len(fs) < 4 {
+			t.Skipf("subject %s: %d frames", s, len(fs))
+		}
+		os.MkdirAll(filepath.Join(live, s), 0o700)
+		for _, f := range fs[:4] {
+			b, _ := os.ReadFile(f)
+			os.WriteFile(filepath.Join(live, s, filepath.Base(f)), b, 0o600)
+		}
+	}
+	attacks := filepath.Join(dir, "attacks")
+	printDir := filepath.Join(attacks, "print")
+	os.MkdirAll(printDir, 0o700)
+	prints, _ := filepath.Glob(filepath.Join(spoof, "ImposterRaw", "0001", "*.jpg"))
+	if len(prints) < 3 {
+		t.Skip("too few prints")
+	}
+	for _, f := range prints[:3] {
+		b, _ := os.ReadFile(f)
+		os.WriteFile(filepath.Join(printDir, filepath.Base(f)), b, 0o600)
+	}
+	liveFrame, _ := filepath.Glob(filepath.Join(live, "0001", "*.jpg"))
+	if err := os.Symlink(liveFrame[0], filepath.Join(printDir, "zz-link.jpg")); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(printDir, "zz-fifo.jpg"), 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	if err := os.Symlink(filepath.Join(live, "0002"), filepath.Join(attacks, "screen")); err != nil {
+		t.Fatal(err)
+	}
+	key, out := filepath.Join(dir, "site.key"), filepath.Join(dir, "site.calib")
+	code, stdout, stderr := rtRunCLITimeout(t, "calibrate-site", "-models", models, "-key", key, "-genkey", "-tighten", "-attacks", attacks, "-site", "tricks", "-o", out, live)
+	t.Logf("exit %d\n%s%s", code, stdout, stderr)
+	if code == 0 {
+		signed, _ := os.ReadFile(out)
+		skey, _ := os.ReadFile(key)
+		_, _, vkey, _ := notekey.Private(strings.TrimSpace(string(skey)))
+		o, err := site.Load(signed, vkey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.PAD != nil {
+			for _, a := range o.PAD.Attacks {
+				if a.Type != "print" || a.APCER.Trials > 3 {
+					t.Errorf("BROKEN: attack type %s counted %d captures (3 real prints; links, FIFO and linked folders must not count)", a.Type, a.APCER.Trials)
+				}
+			}
+		}
+	}
+	// A sparse 3 GB frame: refused without reading it.
+	big := filepath.Join(printDir, "zz-big.jpg")
+	if f, err := os.Create(big); err == nil {
+		f.Truncate(3 << 30)
+		f.Close()
+	}
+	os.Remove(filepath.Join(printDir, "zz-fifo.jpg"))
+	code, stdout, stderr = rtRunCLITimeout(t, "calibrate-site", "-models", models, "-key", key, "-tighten", "-attacks", attacks, "-site", "tricks", "-o", out+"2", live)
+	if code == 0 {
+		t.Errorf("BROKEN: a sparse 3 GB attack frame was accepted:\n%s%s", stdout, stderr)
+	}
+	os.Remove(big)
+	// A type folder named with a space.
+	os.MkdirAll(filepath.Join(attacks, "my print"), 0o700)
+	code, stdout, stderr = rtRunCLITimeout(t, "calibrate-site", "-models", models, "-key", key, "-tighten", "-attacks", attacks, "-site", "tricks", "-o", out+"3", live)
+	if code == 0 {
+		t.Errorf("BROKEN: an attack type folder named %q was accepted:\n%s%s", "my print", stdout, stderr)
+	}
+}
+
+// rtRunCLITimeout runs the CLI, failing the test when it has not returned
+// after two minutes (a blocked read).
+func rtRunCLITimeout(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	type result struct {
+		code        int
+		out, stderr string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, out, stderr := runCLI(args...)
+		done <- result{code, out, stderr}
+	}()
+	select {
+	case r := <-done:
+		return r.code, r.out, r.stderr
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("BROKEN: %v still blocked after 2 min", args[:1])
+	}
+	return 0, "", ""
 }
