@@ -279,11 +279,11 @@ type Verifier struct {
 	// frameThresholds: the same for a probe of MultiFrames frames
 	// compared as their mean embedding (challenge modes only).
 	frameThresholds map[ModelID]map[int]float64
-	siteHash        []byte // SHA-256 of the site calibration, or nil
-	log             *slog.Logger
-	st              *state.Store
-	analyze         func(context.Context, Frame) (*facerec.Analysis, error)
-	lv              *livenessCheck // liveness.go
+	siteHash   []byte                      // SHA-256 of the site calibration, or nil
+	log        *slog.Logger
+	st         *state.Store
+	analyze    func(context.Context, Frame) (*facerec.Analysis, error)
+	lv         *livenessCheck // liveness.go
 }
 
 // ErrPolicy is returned by New for a policy it cannot honour.
