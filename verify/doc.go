@@ -102,9 +102,6 @@
 // kiosk got from [Verifier.Challenge] for the consent nonce (blink, head
 // turns, capture times, the same face in every frame); [LivenessBoth] runs
 // both. Liveness refusals count as failed attempts towards the lockout.
-// After a met challenge with at least [MultiFrames] good frames, the
-// comparison uses the mean embedding of the [MultiFrames] largest faces at
-// the threshold the table calibrates for such a probe ([Decision].Frames).
 // What the checks detect and what they do not (screen replay of a video,
 // 3-D masks, an injected camera feed) is in docs/liveness.md.
 //

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/oneface/oneface/internal/embed"
 	"github.com/oneface/oneface/internal/facerec"
 	"github.com/oneface/oneface/internal/imageio"
 	"github.com/oneface/oneface/internal/liveness"
@@ -311,7 +310,7 @@ func (v *Verifier) qualityReason(f *facerec.Face) (Reason, bool) {
 // compared frame. The PAD runs on that one frame only, so the refusal
 // rate of live faces stays the calibrated per-frame BPCER, and the frame
 // it vouches for is the frame compared.
-func (v *Verifier) liveFrame(ctx context.Context, req Request, now time.Time, same sameFaceTest, multi *multiProbe) (*facerec.Face, int, []FrameReason, error) {
+func (v *Verifier) liveFrame(ctx context.Context, req Request, now time.Time, same sameFaceTest) (*facerec.Face, int, []FrameReason, error) {
 	if !v.lv.challenge() && !v.lv.passive() {
 		return v.bestFrame(ctx, req.Frames)
 	}
@@ -350,7 +349,6 @@ func (v *Verifier) liveFrame(ctx context.Context, req Request, now time.Time, sa
 		}
 	}()
 	var reasons []FrameReason
-	var good []int // frames that passed the quality gate
 	best := -1
 	for i, fr := range frames {
 		if err := ctx.Err(); err != nil {
@@ -384,7 +382,6 @@ func (v *Verifier) liveFrame(ctx context.Context, req Request, now time.Time, sa
 			reasons = append(reasons, FrameReason{r, true, i})
 			continue
 		}
-		good = append(good, i)
 		if best < 0 || f.Box.Dx() > faces[best].Box.Dx() {
 			best = i
 		}
@@ -418,67 +415,8 @@ func (v *Verifier) liveFrame(ctx context.Context, req Request, now time.Time, sa
 			return nil, -1, []FrameReason{{ReasonPresentationAttack, false, best}}, nil
 		}
 	}
-	if multi != nil && v.lv.challenge() && len(good) >= MultiFrames {
-		// The challenge found the same face in every frame: compare the
-		// mean of the compared frame and the next largest good frames.
-		slices.SortStableFunc(good, func(a, b int) int { return faces[b].Box.Dx() - faces[a].Box.Dx() })
-		if err := v.meanProbe(ctx, same.model, req, imgs, faces, good[:MultiFrames], multi); err != nil {
-			return nil, -1, nil, err
-		}
-	}
 	out := *faces[best] // the caller wipes this copy; the deferred loop the original
 	return &out, best, reasons, nil
-}
-
-// MultiFrames is the number of frames a challenge sequence's comparison
-// uses when it has that many good frames: their mean embedding is compared
-// at the threshold the calibration table holds for it (internal/calib,
-// probe_frames). Measured on identical comparisons at FMR 1e-3 (a
-// one-photo reference): false non-matches 5 of 269 against 17 of 269 for
-// one frame on LFW dev, 0 of 186 against 1 of 186 on spoof-dev's webcam
-// bursts, the FMR within the target on both (internal/calib/calibgen
-// TestMultiFrameAtShippedThreshold).
-const MultiFrames = 3
-
-// multiProbe asks liveFrame for the mean of MultiFrames frames; vec is
-// set (a buffer the caller wipes) when the sequence has them.
-type multiProbe struct {
-	threshold float64
-	vec       []float32
-}
-
-// meanProbe embeds the frames idx and sets multi.vec to their mean
-// embedding (unit length), wiping the per-frame vectors.
-func (v *Verifier) meanProbe(ctx context.Context, m Model, req Request, imgs []image.Image, faces []*facerec.Face, idx []int, multi *multiProbe) error {
-	if m != ModelArcFace {
-		return nil // the table calibrates multi-frame probes for the embedding only
-	}
-	es := make([]embed.Embedding, len(idx))
-	defer func() {
-		for i := range es {
-			clear(es[i][:])
-		}
-	}()
-	for k, i := range idx {
-		vec, fresh, err := v.liveVector(ctx, m, Frame{Image: imgs[i], CapturedAt: req.Frames[i].CapturedAt}, faces[i])
-		if err != nil {
-			return err
-		}
-		if len(vec) != len(es[k]) {
-			return fmt.Errorf("verify: embedding of %d values, want %d", len(vec), len(es[k]))
-		}
-		copy(es[k][:], vec)
-		if fresh {
-			clear(vec)
-		}
-	}
-	mean, ok := embed.Mean(es)
-	if !ok {
-		return nil // degenerate: compare the one frame
-	}
-	multi.vec = slices.Clone(mean[:])
-	clear(mean[:])
-	return nil
 }
 
 // checkChallenge runs internal/liveness.Check over the sequence; it

@@ -14,12 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
-
 	"github.com/oneface/oneface/audit"
-	"github.com/oneface/oneface/internal/calib"
 	"github.com/oneface/oneface/internal/liveness"
-	"github.com/oneface/oneface/internal/site"
 	"github.com/oneface/oneface/internal/testenv"
 )
 
@@ -445,59 +441,12 @@ func TestChallengeMetMatches(t *testing.T) {
 			if !dec.Match || dec.Liveness != LivenessChallenge {
 				t.Fatalf("turn_left answered: match %v, reasons %v", dec.Match, dec.Reasons)
 			}
-			// Three good frames of one face: their mean is compared.
-			if dec.Frames != MultiFrames {
-				t.Errorf("compared %d frames, want %d (reasons %v)", dec.Frames, MultiFrames, dec.Reasons)
-			}
 			if e := lastEntry(t, k); e.Decision != audit.DecisionMatch || e.Liveness != "challenge" {
 				t.Fatalf("audit entry %+v", e)
 			}
 			continue
 		}
 		wantRefused(t, k, dec, c.want)
-	}
-}
-
-// TestMultiFrameOnlyAfterChallenge: the mean of several frames is
-// compared only where the challenge has checked that every frame shows
-// the same face, and only at a threshold calibrated for it: a passive
-// kiosk given three frames compares one; a challenge kiosk under a site
-// calibration (measured on one frame per probe) compares one.
-func TestMultiFrameOnlyAfterChallenge(t *testing.T) {
-	const frontal, left = "lfw/Joseph_Blatter/Joseph_Blatter_0002.jpg", "lfw/Joseph_Blatter/Joseph_Blatter_0001.jpg"
-	ctx := context.Background()
-	k := newKiosk(t, nil, Policy{Liveness: LivenessNone, MinFacePixels: 40})
-	ref := k.enroll(t, frontal).Reference
-	dec, err := k.verifier.Verify(ctx, Request{Reference: ref, Frames: seq(t, k.clock(), 250*time.Millisecond, frontal, frontal, left),
-		Consent: k.consent(), Purpose: "door-main"})
-	if err != nil || !dec.Match || dec.Frames != 1 {
-		t.Fatalf("no challenge, three frames: match %v, %d frames compared, %v", dec.Match, dec.Frames, err)
-	}
-
-	skey, vkey, _ := note.GenerateKey(nil, "door-test")
-	id := k.verifier.model
-	shipped := k.verifier.thresholds[id][1]
-	cal, err := site.Sign(&site.Calibration{Site: "door-test", ModelID: id.String(), TargetFMR: 1e-3, Points: []site.Point{{
-		Photos: 1, Threshold: shipped, Shipped: shipped, FMR: calib.Rate{Trials: 5041}, FNMR: calib.Rate{Trials: 657}}}}, skey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := New(VerifierConfig{Engine: k.engine, Opener: k.verifier.c.Opener, Audit: k.log, State: k.state, KioskKey: k.kioskKey,
-		Policy: Policy{Liveness: LivenessChallenge, MinFacePixels: 40, Notices: k.verifier.p.Notices, UnsealPerMinute: 1 << 20}, Clock: k.clock,
-		SiteCalibration: cal, SiteKey: vkey})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(v.frameThresholds) != 0 {
-		t.Fatalf("multi-frame thresholds under a site calibration: %v", v.frameThresholds)
-	}
-	k.verifier = v
-	v.lv.pending = liveness.NewPending(bytes.NewReader([]byte{1}), liveness.ChallengeOptions{Steps: 1}, 0)
-	dec, _ = k.answer(t, ref, func(at time.Time) []Frame {
-		return seq(t, at.Add(100*time.Millisecond), 250*time.Millisecond, frontal, frontal, left)
-	})
-	if !dec.Match || dec.Frames != 1 {
-		t.Fatalf("challenge under a site calibration: match %v, %d frames compared, reasons %v", dec.Match, dec.Frames, dec.Reasons)
 	}
 }
 

@@ -165,7 +165,6 @@ func enrolSpread(e *Engine, set float64) (float64, error) {
 func (v *Verifier) setModels(c VerifierConfig, p Policy) error {
 	v.models = map[ModelID]Model{}
 	v.thresholds = map[ModelID]map[int]float64{}
-	v.frameThresholds = map[ModelID]map[int]float64{}
 	if c.Engine == nil { // tests: a fake analysis yields dlib descriptors
 		v.model = *c.model
 		v.models[v.model] = ModelDlib
@@ -214,17 +213,6 @@ func (v *Verifier) setModels(c VerifierConfig, p Policy) error {
 			return fmt.Errorf("%w: model %s %s is not calibrated", ErrPolicy, m, id)
 		}
 		v.thresholds[id] = th
-		// Thresholds for a probe of MultiFrames frames (their mean
-		// embedding), where the table calibrates them at exactly the
-		// policy's target.
-		for photos := 1; photos <= maxEnrollPhotos; photos++ {
-			if e, err := tab.LookupFrames(id.String(), photos, MultiFrames, p.TargetFMR); err == nil && e.TargetFMR == p.TargetFMR {
-				if v.frameThresholds[id] == nil {
-					v.frameThresholds[id] = map[int]float64{}
-				}
-				v.frameThresholds[id][photos] = e.Threshold
-			}
-		}
 	}
 	if c.SiteCalibration == nil {
 		return nil
@@ -255,10 +243,8 @@ func (v *Verifier) setModels(c VerifierConfig, p Policy) error {
 		th[photos] = t
 	}
 	// Enrolment counts the site did not measure are not used: their
-	// references are refused as uncalibrated. The site measured one frame
-	// per probe: the multi-frame thresholds are not used under it.
+	// references are refused as uncalibrated.
 	v.thresholds[id] = th
-	clear(v.frameThresholds)
 	v.siteHash = o.Hash[:]
 	return v.lv.applySite(o.PAD)
 }

@@ -189,11 +189,6 @@ type Decision struct {
 	Consent *ConsentReceipt
 	// Distance and Threshold are set only under Policy.ExposeDistance.
 	Distance, Threshold float64
-	// Frames is the number of frames compared with the reference: 1, or
-	// MultiFrames when a challenge sequence gave that many good frames of
-	// the same face and the calibration table holds a threshold for their
-	// mean at the policy's target (0 when nothing was compared).
-	Frames int
 	// Liveness is the liveness mode the decision was made under
 	// (LivenessNone: no liveness check; a match is then no evidence that
 	// a live person was in front of the camera).
@@ -276,9 +271,6 @@ type Verifier struct {
 	model      ModelID                     // recorded before a reference names its own
 	models     map[ModelID]Model           // the models compared under (Policy.Models)
 	thresholds map[ModelID]map[int]float64 // by model, then enrolment photo count
-	// frameThresholds: the same for a probe of MultiFrames frames
-	// compared as their mean embedding (challenge modes only).
-	frameThresholds map[ModelID]map[int]float64
 	siteHash   []byte                      // SHA-256 of the site calibration, or nil
 	log        *slog.Logger
 	st         *state.Store
@@ -538,17 +530,10 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Decision, error) {
 		return v.refuse(ctx, d, entry, personal, *mfr)
 	}
 	same := sameFaceTest{model, v.thresholds[r.ModelID()][1]}
-	var multi *multiProbe
-	if t, ok := v.frameThresholds[r.ModelID()][r.EnrollQuality().Photos]; ok && v.lv.challenge() {
-		multi = &multiProbe{threshold: t}
-	}
-	live, at, reasons, err := v.liveFrame(ctx, req, now, same, multi) // quality, then liveness (liveness.go)
+	live, at, reasons, err := v.liveFrame(ctx, req, now, same) // quality, then liveness (liveness.go)
 	var owned [][]float32
 	if live != nil {
 		owned = append(owned, live.Descriptor[:])
-	}
-	if multi != nil && multi.vec != nil {
-		owned = append(owned, multi.vec)
 	}
 	owned = append(owned, r.descs...)
 	defer func() {
@@ -575,16 +560,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Decision, error) {
 		}
 		return v.refuse(ctx, d, entry, personal, reasons...)
 	}
-	var vec []float32
-	fresh := false
-	d.Frames = 1
-	if multi != nil && multi.vec != nil {
-		// The mean of the sequence's MultiFrames best frames, at the
-		// threshold calibrated for it.
-		vec, threshold, d.Frames = multi.vec, multi.threshold, MultiFrames
-	} else {
-		vec, fresh, err = v.liveVector(ctx, model, req.Frames[at], live)
-	}
+	vec, fresh, err := v.liveVector(ctx, model, req.Frames[at], live)
 	if fresh {
 		owned = append(owned, vec)
 	}
