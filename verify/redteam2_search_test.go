@@ -188,7 +188,7 @@ func TestRedteam2SearchMixSequences(t *testing.T) {
 			for _, tr := range tries {
 				for _, d := range []byte{1, 2} {
 					dec := rtMixAnswer(t, k, ref, d, tr.files, tr.scales)
-					t.Logf("%s ref %s draw %d %v: match %v frames %d dist %.4f reasons %v", mode, h, d, tr.files, dec.Match, dec.Frames, dec.Distance, dec.Reasons)
+					t.Logf("%s ref %s draw %d %v: match %v dist %.4f reasons %v", mode, h, d, tr.files, dec.Match, dec.Distance, dec.Reasons)
 				}
 			}
 		}

@@ -35,19 +35,6 @@
 // FMR and FNMR at the shipped threshold with counts and 95 % confidence
 // intervals ([Basis]).
 //
-// # Several probe frames
-//
-// Entries with [Entry.Frames] > 1 hold thresholds for a probe made of
-// several frames of one capture, compared as the mean of their embeddings
-// (the embedding model only). The mean of several frames sits closer to
-// everyone, impostors included: measured at the one-frame threshold it
-// let more impostors through than the target (internal/calib/calibgen's
-// TestMultiFrameAtShippedThreshold), so it has thresholds of its own,
-// chosen by the same rule on probes of that many frames: consecutive
-// frames of one session for spoof-dev, consecutive photos of one person
-// for LFW (more varied than a kiosk burst). [Table.Lookup] never returns
-// them; [Table.LookupFrames] does.
-//
 // # What the claim covers
 //
 // The calibrated FMR holds for populations and cameras like those
@@ -120,10 +107,7 @@ type Basis struct {
 
 // Entry is one calibrated operating point.
 type Entry struct {
-	Photos int `json:"enrolment_photos"` // template = mean of this many photos
-	// Frames is the number of probe frames compared as their mean
-	// embedding; 0 (absent in the JSON): one frame.
-	Frames    int     `json:"probe_frames,omitempty"`
+	Photos    int     `json:"enrolment_photos"` // template = mean of this many photos
 	TargetFMR float64 `json:"target_fmr"`
 	Threshold float64 `json:"threshold"` // match iff distance < threshold (the model's metric)
 	// SetBy names the population whose own threshold this is (", unsupported:
@@ -158,7 +142,6 @@ type Point struct {
 	ModelID   string
 	Metric    string  // e.g. "euclidean" or "cosine (1 − a·b)"; see [Model.Metric]
 	Photos    int     // enrolment photos
-	Frames    int     // probe frames compared as their mean (1: one frame)
 	TargetFMR float64 // the calibrated target (≤ the one asked for)
 	Threshold float64 // match iff distance < Threshold
 	SetBy     string  // population (or rule) that set the threshold
@@ -202,15 +185,6 @@ func Lookup(modelID string, photos int, target float64) (Point, error) {
 // unknown model or photo count is [ErrNoCalibration]; a target stricter
 // than every calibrated one is [ErrUnsupported].
 func (t *Table) Lookup(modelID string, photos int, target float64) (Point, error) {
-	return t.LookupFrames(modelID, photos, 1, target)
-}
-
-// LookupFrames is [Table.Lookup] for a probe of frames frames compared as
-// their mean embedding (frames ≤ 1: one frame, as Lookup). Only entries
-// calibrated for exactly that number of frames apply; a count the table
-// does not hold is [ErrNoCalibration].
-func (t *Table) LookupFrames(modelID string, photos, frames int, target float64) (Point, error) {
-	frames = max(frames, 1)
 	var m *Model
 	for i := range t.Models {
 		if t.Models[i].ModelID == modelID {
@@ -222,14 +196,14 @@ func (t *Table) LookupFrames(modelID string, photos, frames int, target float64)
 	}
 	found := false
 	for _, e := range m.Entries {
-		found = found || e.Photos == photos && max(e.Frames, 1) == frames
+		found = found || e.Photos == photos
 	}
 	if !found {
-		return Point{}, fmt.Errorf("%w: no entry for %d enrolment photos and %d probe frames", ErrNoCalibration, photos, frames)
+		return Point{}, fmt.Errorf("%w: no entry for %d enrolment photos", ErrNoCalibration, photos)
 	}
 	var cands []Entry
 	for _, e := range m.Entries {
-		if e.Photos == photos && max(e.Frames, 1) == frames && e.TargetFMR <= target {
+		if e.Photos == photos && e.TargetFMR <= target {
 			cands = append(cands, e)
 		}
 	}
@@ -238,6 +212,6 @@ func (t *Table) LookupFrames(modelID string, photos, frames int, target float64)
 	}
 	sort.Slice(cands, func(i, j int) bool { return cands[i].TargetFMR > cands[j].TargetFMR })
 	e := cands[0]
-	return Point{ModelID: m.ModelID, Metric: m.Metric, Photos: e.Photos, Frames: frames, TargetFMR: e.TargetFMR,
+	return Point{ModelID: m.ModelID, Metric: m.Metric, Photos: e.Photos, TargetFMR: e.TargetFMR,
 		Threshold: e.Threshold, SetBy: e.SetBy, Evidence: append([]Basis(nil), e.Basis...)}, nil
 }

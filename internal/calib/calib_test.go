@@ -12,7 +12,6 @@ func TestLookup(t *testing.T) {
 		{Photos: 1, TargetFMR: 1e-2, Threshold: 0.61, SetBy: "a"},
 		{Photos: 1, TargetFMR: 1e-3, Threshold: 0.54, SetBy: "b", Basis: []Basis{{Population: "b", Supported: true}}},
 		{Photos: 2, TargetFMR: 1e-3, Threshold: 0.52},
-		{Photos: 1, Frames: 3, TargetFMR: 1e-3, Threshold: 0.53},
 	}}}}
 	cases := []struct {
 		photos int
@@ -33,19 +32,6 @@ func TestLookup(t *testing.T) {
 		p, err := tab.Lookup("m1", c.photos, c.target)
 		if !errors.Is(err, c.err) || (err == nil && p.Threshold != c.want) {
 			t.Errorf("Lookup(%d photos, %g): %v, %v; want %v, %v", c.photos, c.target, p.Threshold, err, c.want, c.err)
-		}
-	}
-	// Multi-frame entries: only LookupFrames returns them, only for their
-	// own frame count.
-	if p, err := tab.LookupFrames("m1", 1, 3, 1e-3); err != nil || p.Threshold != 0.53 || p.Frames != 3 {
-		t.Errorf("LookupFrames(1 photo, 3 frames): %+v %v", p, err)
-	}
-	if p, err := tab.LookupFrames("m1", 1, 1, 1e-3); err != nil || p.Threshold != 0.54 || p.Frames != 1 {
-		t.Errorf("LookupFrames(1 photo, 1 frame): %+v %v", p, err)
-	}
-	for _, c := range [][2]int{{1, 2}, {1, 5}, {2, 3}} {
-		if _, err := tab.LookupFrames("m1", c[0], c[1], 1e-3); !errors.Is(err, ErrNoCalibration) {
-			t.Errorf("LookupFrames(%d photos, %d frames): %v", c[0], c[1], err)
 		}
 	}
 	p, _ := tab.Lookup("m1", 1, 2e-3)
@@ -78,7 +64,7 @@ func TestEmbeddedTable(t *testing.T) {
 		for _, p := range m.Populations {
 			names[p.Name] = true
 		}
-		prev := map[[2]int]float64{}
+		prev := map[int]float64{}
 		for _, e := range m.Entries {
 			supported := false
 			for _, b := range e.Basis {
@@ -97,7 +83,6 @@ func TestEmbeddedTable(t *testing.T) {
 				t.Errorf("%s: %d photos, FMR %g: no population supports it", m.Name, e.Photos, e.TargetFMR)
 			}
 			first, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(e.SetBy, "stricter than FMR "), ""), ",")
-			first = strings.TrimPrefix(first, "no looser than one frame (")
 			ok := names[first]
 			for n := range names {
 				ok = ok || strings.Contains(e.SetBy, "("+n)
@@ -105,17 +90,10 @@ func TestEmbeddedTable(t *testing.T) {
 			if !ok {
 				t.Errorf("%s: set_by %q names no population", m.Name, e.SetBy)
 			}
-			key := [2]int{e.Photos, max(e.Frames, 1)}
-			if p, ok := prev[key]; ok && e.Threshold > p {
-				t.Errorf("%s, %d photos, %d frames: threshold %v for FMR %g above %v", m.Name, e.Photos, key[1], e.Threshold, e.TargetFMR, p)
+			if p, ok := prev[e.Photos]; ok && e.Threshold > p {
+				t.Errorf("%s, %d photos: threshold %v for FMR %g above %v", m.Name, e.Photos, e.Threshold, e.TargetFMR, p)
 			}
-			prev[key] = e.Threshold
-			if e.Frames > 1 {
-				one, err := tab.Lookup(m.ModelID, e.Photos, e.TargetFMR)
-				if err != nil || e.Threshold > one.Threshold {
-					t.Errorf("%s, %d photos, %d frames, FMR %g: threshold %v looser than one frame's %v (%v)", m.Name, e.Photos, e.Frames, e.TargetFMR, e.Threshold, one.Threshold, err)
-				}
-			}
+			prev[e.Photos] = e.Threshold
 			if math.IsNaN(e.Threshold) || e.Threshold <= 0 {
 				t.Errorf("%s: threshold %v", m.Name, e.Threshold)
 			}

@@ -304,14 +304,7 @@ func Marshal(t *calib.Table) ([]byte, error) {
 type model struct {
 	id, name, metric, source string
 	template                 func(ss []*Sample) func(p *Sample) float64
-	// probe combines several frames of one capture into one probe (nil:
-	// the model is calibrated for one probe frame only).
-	probe func(ss []*Sample) (Sample, bool)
 }
-
-// probeFrames are the multi-frame probe sizes calibrated for models with
-// a probe function.
-var probeFrames = []int{3}
 
 func dlibModel(engine facerec.ModelID) model {
 	return model{
@@ -375,14 +368,6 @@ func arcModel(engine facerec.ModelID) model {
 			}
 			return func(p *Sample) float64 { return embed.CosineDistance(&t, &p.Arc) }
 		},
-		probe: func(ss []*Sample) (Sample, bool) {
-			es := make([]embed.Embedding, len(ss))
-			for i, s := range ss {
-				es[i] = s.Arc
-			}
-			m, ok := embed.Mean(es)
-			return Sample{Arc: m}, ok
-		},
 	}
 }
 
@@ -398,31 +383,10 @@ func compute(m model, pops []*population) (*calib.Model, error) {
 	for _, p := range pops {
 		cm.Populations = append(cm.Populations, p.meta)
 	}
-	type run struct{ photos, frames int }
-	var runs []run
 	for _, k := range photoCounts {
-		runs = append(runs, run{k, 1})
-	}
-	if m.probe != nil {
-		for _, n := range probeFrames {
-			for _, k := range photoCounts {
-				runs = append(runs, run{k, n})
-			}
-		}
-	}
-	single := map[[2]float64]struct {
-		th    float64
-		setBy string
-	}{}
-	for _, r := range runs {
-		k := r.photos
 		scores := make([]*eval.Scores, len(pops))
 		for i, p := range pops {
-			if r.frames == 1 {
-				scores[i] = compare(p, m, k)
-			} else {
-				scores[i] = compareFrames(p, m, k, r.frames)
-			}
+			scores[i] = compare(p, m, k)
 		}
 		prev, prevTarget, prevSetBy := math.Inf(1), 0.0, ""
 		for _, target := range targets {
@@ -454,22 +418,7 @@ func compute(m model, pops []*population) (*calib.Model, error) {
 			if prev < th {
 				th, setBy = prev, fmt.Sprintf("stricter than FMR %g (%s)", prevTarget, prevSetBy)
 			}
-			// A burst of identical frames has the one frame as its mean:
-			// a multi-frame threshold is never looser than the one-frame
-			// threshold of the same photos and target.
-			if one, ok := single[[2]float64{float64(k), target}]; r.frames > 1 && ok && one.th < th {
-				th, setBy = one.th, fmt.Sprintf("no looser than one frame (%s)", one.setBy)
-			}
-			if r.frames == 1 {
-				single[[2]float64{float64(k), target}] = struct {
-					th    float64
-					setBy string
-				}{th, setBy}
-			}
 			e := calib.Entry{Photos: k, TargetFMR: target, Threshold: th, SetBy: setBy}
-			if r.frames > 1 {
-				e.Frames = r.frames
-			}
 			for i, p := range pops {
 				e.Basis = append(e.Basis, calib.Basis{
 					Population: p.meta.Name, Supported: sup[i], Own: own[i],
@@ -591,58 +540,6 @@ func eachTemplate(p *population, m model, k, spare int, byPerson map[string][]st
 			fn(n, used, m.template(ss))
 		}
 	}
-}
-
-// compareFrames is compare for probes of n frames combined by m.probe:
-// each person's (probe) images, in file order, in disjoint groups of n
-// consecutive ones (frames of one session for spoof-dev, photos of one
-// person for LFW); a template of k images (as compare makes them) meets
-// every group of n that shares no image with it.
-func compareFrames(p *population, m model, k, n int) *eval.Scores {
-	byPerson, names := people(p)
-	type group struct {
-		person string
-		files  []string
-		probe  Sample
-	}
-	var groups []group
-	for _, q := range names {
-		var cands []string
-		for _, r := range byPerson[q] {
-			if p.probe == nil || p.probe(r) {
-				cands = append(cands, r)
-			}
-		}
-		for s := 0; s+n <= len(cands); s += n {
-			ss := make([]*Sample, n)
-			for i, r := range cands[s : s+n] {
-				v := p.samples[r]
-				ss[i] = &v
-			}
-			pr, ok := m.probe(ss)
-			if !ok {
-				continue
-			}
-			groups = append(groups, group{q, cands[s : s+n], pr})
-		}
-	}
-	s := &eval.Scores{}
-	eachTemplate(p, m, k, 0, byPerson, names, func(name string, used map[string]bool, score func(*Sample) float64) {
-		for gi := range groups {
-			g := &groups[gi]
-			if slices.ContainsFunc(g.files, func(f string) bool { return used[f] }) {
-				continue
-			}
-			d := score(&g.probe)
-			if g.person == name {
-				s.Genuine = append(s.Genuine, d)
-			} else {
-				s.Impostor = append(s.Impostor, d)
-			}
-		}
-	})
-	sortScores(s)
-	return s
 }
 
 // sortScores sorts once, so eval's per-call sorts meet sorted input.
