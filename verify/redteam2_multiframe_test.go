@@ -19,7 +19,6 @@ package verify
 import (
 	"context"
 	"testing"
-
 )
 
 // Found by TestRedteam2SearchMeanMix over LFW dev (attacker's frame alone
