@@ -46,7 +46,11 @@ func (l *Log) Append(ctx context.Context, e Entry, p *Personal) (Appended, error
 	if e.Kind == KindConfig || e.Kind == KindSweep {
 		return Appended{}, malformed("%s entries are written by AppendConfig and Sweep", e.Kind)
 	}
-	return l.append(ctx, e, p, "-")
+	detail := "-"
+	if e.Policy != "" {
+		detail = "policy=" + e.Policy
+	}
+	return l.append(ctx, e, p, detail)
 }
 
 // AppendConfig records the device's policy at start-up (a [KindConfig]

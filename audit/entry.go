@@ -87,6 +87,12 @@ type Entry struct {
 	ModelID  string // face model ID (hex), "-" when not applicable
 	Liveness string // liveness (presentation attack detection) mode token; "-" (or empty) when not applicable
 	Notice   string // version token of the notice shown to the person; "-" (or empty) when none
+	// Policy ties the entry to the configuration it was made under: the
+	// [PolicySummary.Hash] of the config entry in force (32 lowercase
+	// hex), or empty. Written as the detail "policy=<hash>" (format v3);
+	// an auditor finds the config entry with that hash, so decisions of
+	// two devices sharing one log are never read under the wrong policy.
+	Policy string
 }
 
 // Personal is the personal part of a record. It never enters the tree: the
@@ -101,6 +107,19 @@ type Personal struct {
 	Notice      string    // notice version token ("-" if none)
 	NoticeHash  [32]byte  // SHA-256 of the notice text shown (zero if none)
 	ConsentAt   time.Time // when consent was given (zero if none); stored in UTC, whole seconds
+}
+
+// Hash identifies a policy summary in the entries made under it
+// ([Entry].Policy): the first 16 bytes of the SHA-256 of its canonical
+// detail line, as 32 lowercase hex. It fails for a summary
+// [Log.AppendConfig] would refuse.
+func (p PolicySummary) Hash() (string, error) {
+	d, err := marshalPolicy(&p)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.Sum256([]byte(d))
+	return hex.EncodeToString(h[:16]), nil
 }
 
 // PolicySummary is the device's configuration at start-up, recorded by
@@ -207,7 +226,22 @@ func (e *Entry) validate(strict bool) error {
 			return err
 		}
 	}
+	if e.Policy != "" && !isPolicyHash(e.Policy) {
+		return malformed("policy hash %.40q: want 32 lowercase hex", e.Policy)
+	}
 	return nil
+}
+
+func isPolicyHash(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // checkDetail accepts "-" or 1..12 space-separated key=value tokens with
@@ -289,8 +323,14 @@ func (r *Record) marshal() ([]byte, error) {
 		if err := checkDetail(r.Detail); err != nil {
 			return nil, err
 		}
-		if (e.Kind == KindConfig || e.Kind == KindSweep) == (r.Detail == "-") {
-			return nil, malformed("kind %s with detail %q: config and retention-sweep entries carry details, the others do not", e.Kind, r.Detail)
+		configured := e.Kind == KindConfig || e.Kind == KindSweep
+		switch {
+		case configured && r.Detail == "-":
+			return nil, malformed("kind %s without detail", e.Kind)
+		case !configured && r.Detail == "-" && e.Policy != "":
+			return nil, malformed("kind %s: policy hash without its detail", e.Kind)
+		case !configured && r.Detail != "-" && (r.Version < 3 || r.Detail != "policy="+e.Policy || e.Policy == ""):
+			return nil, malformed("kind %s with detail %q: config and retention-sweep entries carry details, the others at most policy=<hash> (v3)", e.Kind, r.Detail)
 		}
 		intro := entryIntroV3
 		if r.Version == 2 {
@@ -366,6 +406,12 @@ func ParseRecord(data []byte) (*Record, error) {
 	r.Entry.Kind, r.Entry.Purpose, r.Entry.Decision, r.Entry.Reason, r.Entry.ModelID = Kind(v["kind"]), v["purpose"], parseDecision(r.Version, v["decision"]), v["reason"], v["model"]
 	if r.Version >= 2 {
 		r.Entry.Liveness, r.Entry.Notice, r.Detail = v["liveness"], v["notice"], v["detail"]
+		if h, ok := strings.CutPrefix(r.Detail, "policy="); ok && r.Version >= 3 && r.Entry.Kind != KindConfig && r.Entry.Kind != KindSweep {
+			if !isPolicyHash(h) {
+				return nil, malformed("policy hash %.40q", h)
+			}
+			r.Entry.Policy = h
+		}
 	} else {
 		r.Entry.Liveness, r.Entry.Notice = "-", "-"
 	}

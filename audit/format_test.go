@@ -305,3 +305,39 @@ func TestPolicyPADField(t *testing.T) {
 		}
 	}
 }
+
+// TestEntryNamesPolicy: an entry carries the hash of the configuration it
+// was made under, reads back with it, and refuses a malformed one.
+func TestEntryNamesPolicy(t *testing.T) {
+	l := newTestLog(t, Options{})
+	ctx := context.Background()
+	pol := PolicySummary{TargetFMR: 1e-3, Liveness: "passive", LockoutMaxFailures: 5, LockoutWindow: time.Minute, PADThreshold: 0.3276, PADCalibration: PADShipped}
+	if _, err := l.AppendConfig(ctx, pol); err != nil {
+		t.Fatal(err)
+	}
+	h, err := pol.Hash()
+	if err != nil || len(h) != 32 {
+		t.Fatalf("hash %q %v", h, err)
+	}
+	other := pol
+	other.PADThreshold = 0.99
+	if h2, _ := other.Hash(); h2 == h {
+		t.Fatal("two policies, one hash")
+	}
+	e := verifyEntry(1)
+	e.Policy = h
+	a, err := l.Append(ctx, e, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := CheckReceipt(a.Receipt, l.vkey)
+	if err != nil || info.Record.Entry.Policy != h || info.Record.Detail != "policy="+h {
+		t.Fatalf("%v %+v %q", err, info.Record.Entry, info.Record.Detail)
+	}
+	for _, bad := range []string{"ABCDEF0123456789ABCDEF0123456789", "abc", strings.Repeat("g", 32)} {
+		e.Policy = bad
+		if _, err := l.Append(ctx, e, nil); !errors.Is(err, ErrMalformed) {
+			t.Errorf("policy %q: %v", bad, err)
+		}
+	}
+}

@@ -228,8 +228,8 @@ func TestRedteam2SiteParserTricks(t *testing.T) {
 }
 
 // TestRedteam2SharedLogConfigLies: the configuration entry is the only
-// record of the PAD threshold in force; verify entries do not say which
-// configuration decided them. Two verifiers on one audit log (the API
+// record of the PAD threshold in force, so verify entries must say which
+// configuration decided them (Entry.Policy, the config's hash). Two verifiers on one audit log (the API
 // allows it; the package's own tests do it): the kiosk owner runs a
 // verifier on the shipped PAD threshold, then creates — and never uses —
 // one whose site calibration is strict (0.99). Every later decision is
@@ -260,20 +260,28 @@ func TestRedteam2SharedLogConfigLies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The auditor's reconstruction: the last configuration entry before
-	// the decision.
+	// The auditor's reconstruction: the configuration entry whose policy
+	// hash the decision names (Entry.Policy).
 	es, err := audit.ReadEntries(k.logDir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	last := es[len(es)-1]
 	var cfg *audit.PolicySummary
 	for _, e := range es {
 		if e.Entry.Kind == audit.KindConfig {
-			cfg, _ = e.Policy()
+			if p, err := e.Policy(); err == nil {
+				if h, _ := p.Hash(); h == last.Entry.Policy {
+					cfg = p
+				}
+			}
 		}
 	}
-	last := es[len(es)-1]
-	if last.Entry.Decision == audit.DecisionMatch && cfg != nil && s.Live < cfg.PADThreshold {
+	if cfg == nil {
+		t.Fatalf("BROKEN: the decision (entry %d, detail %q) names no configuration entry of the log", last.Index, last.Detail)
+	}
+	t.Logf("held: the match names policy %s: pad=%v/%s, the frame scored %.4f", last.Entry.Policy, cfg.PADThreshold, cfg.PADCalibration, s.Live)
+	if last.Entry.Decision == audit.DecisionMatch && s.Live < cfg.PADThreshold {
 		t.Fatalf("BROKEN: the log shows a match (entry %d, detail %q) under configuration pad=%v/%s, but the frame scored %.4f: it was decided at the shipped %v by another verifier on the same log",
 			last.Index, last.Detail, cfg.PADThreshold, cfg.PADCalibration, s.Live, pad.Shipped.Threshold)
 	}

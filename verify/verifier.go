@@ -272,6 +272,7 @@ type Verifier struct {
 	models     map[ModelID]Model           // the models compared under (Policy.Models)
 	thresholds map[ModelID]map[int]float64 // by model, then enrolment photo count
 	siteHash   []byte                      // SHA-256 of the site calibration, or nil
+	policyHash string                      // audit.PolicySummary.Hash of the configuration entry New wrote
 	log        *slog.Logger
 	st         *state.Store
 	analyze    func(context.Context, Frame) (*facerec.Analysis, error)
@@ -316,8 +317,13 @@ func New(c VerifierConfig) (*Verifier, error) {
 	// The policy in force is itself a record: an auditor can tell a kiosk
 	// that accepts photos from a protected one. Fail closed: a verifier
 	// whose policy is not on record makes no decisions.
-	if _, err := c.Audit.AppendConfig(context.Background(), v.policySummary()); err != nil {
+	sum := v.policySummary()
+	if _, err := c.Audit.AppendConfig(context.Background(), sum); err != nil {
 		return nil, fmt.Errorf("verify: policy not recorded: %w", err)
+	}
+	// Every decision names the configuration it was made under.
+	if v.policyHash, err = sum.Hash(); err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
 	}
 	return v, nil
 }
@@ -430,7 +436,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Decision, error) {
 	now := v.c.Clock()
 	d := &Decision{Liveness: v.p.Liveness}
 	entry := audit.Entry{Time: now, Kind: audit.KindVerify, Purpose: tokenOr(req.Purpose), Decision: audit.DecisionRefused, ModelID: v.model.String(),
-		Liveness: string(v.p.Liveness), Notice: "-"}
+		Liveness: string(v.p.Liveness), Notice: "-", Policy: v.policyHash}
 	if req.Consent != nil {
 		entry.Notice = tokenOr(req.Consent.NoticeVersion)
 	}
