@@ -126,6 +126,7 @@
 // the [PolicySummary.Hash] of the config entry they were made under
 // ([Entry].Policy), so an auditor reads each decision under its own
 // policy even when several devices share a log.
+//
 //	retention-sweep    a retention sweep ran (Log.Sweep, every time); reason "retention";
 //	                   detail "retention=<seconds>s before=<YYYY-MM> keys=<deleted> months=<n>"
 //
