@@ -121,14 +121,14 @@
 //	                   notice=<token>... [pad=<threshold>/<shipped|site>] calibration=<64 hex or ->", e.g.
 //	                   "fmr=0.0001 liveness=passive-v1 lockout=5/900s notice=notice-2026-11 calibration=-";
 //	                   no personal part ([Record.Policy] decodes it)
+
+//	retention-sweep    a retention sweep ran (Log.Sweep, every time); reason "retention";
+//	                   detail "retention=<seconds>s before=<YYYY-MM> keys=<deleted> months=<n>"
 //
 // Entries of the other kinds (v3) may carry the detail "policy=<32 hex>":
 // the [PolicySummary.Hash] of the config entry they were made under
 // ([Entry].Policy), so an auditor reads each decision under its own
 // policy even when several devices share a log.
-//
-//	retention-sweep    a retention sweep ran (Log.Sweep, every time); reason "retention";
-//	                   detail "retention=<seconds>s before=<YYYY-MM> keys=<deleted> months=<n>"
 //
 // # Personal data
 //
