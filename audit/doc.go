@@ -121,7 +121,6 @@
 //	                   notice=<token>... [pad=<threshold>/<shipped|site>] calibration=<64 hex or ->", e.g.
 //	                   "fmr=0.0001 liveness=passive-v1 lockout=5/900s notice=notice-2026-11 calibration=-";
 //	                   no personal part ([Record.Policy] decodes it)
-
 //	retention-sweep    a retention sweep ran (Log.Sweep, every time); reason "retention";
 //	                   detail "retention=<seconds>s before=<YYYY-MM> keys=<deleted> months=<n>"
 //
