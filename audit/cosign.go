@@ -33,6 +33,9 @@ const (
 	maxCosignatures   = 16
 	maxCosignatureLen = 1024
 	maxCheckpoint     = 16 << 10
+	// maxWitnessed bounds a file of witnessed/: what Witness writes, a
+	// checkpoint and its cosignature lines.
+	maxWitnessed = maxCheckpoint + maxCosignatures*maxCosignatureLen
 )
 
 // witnessing is the background submission of checkpoints.
@@ -273,5 +276,5 @@ func LatestWitnessed(dir string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: no witnessed checkpoint in %s", ErrNotFound, dir)
 	}
 	sort.Strings(names)
-	return readSmallFile(filepath.Join(dir, witnessedDir, names[len(names)-1]), maxCheckpoint)
+	return readSmallFile(filepath.Join(dir, witnessedDir, names[len(names)-1]), maxWitnessed)
 }

@@ -22,6 +22,12 @@ const MaxFileSize = 1 << 30
 const (
 	maxTreeSpan = 1 << 16
 	maxDepth    = 16
+	// Per record: keys are bucket names, meta and limits keys, or
+	// 16-byte reference keys and nonces; the largest value is an
+	// attempts list (MaxAttempts × 16 bytes and its tag). A bucket's
+	// value (its header and, inline, its page) is bounded by the page.
+	maxKeySize   = 32
+	maxValueSize = MaxAttempts*16 + tagSize
 )
 
 // bbolt's on-disk layout (internal/common: page.go, meta.go, bucket.go),
@@ -272,6 +278,9 @@ func (c *pageCheck) node(b []byte, lo, hi []byte, depth int) error {
 		off := pageHdr + i*elemSize
 		e := b[off : off+elemSize]
 		if flags == branchFlag {
+			if binary.NativeEndian.Uint32(e[4:]) > maxKeySize {
+				return fmt.Errorf("%w: branch key of %d bytes", ErrCorrupt, binary.NativeEndian.Uint32(e[4:]))
+			}
 			k, err := field(off, binary.NativeEndian.Uint32(e[0:]), binary.NativeEndian.Uint32(e[4:]))
 			if err != nil {
 				return err
@@ -300,7 +309,7 @@ func (c *pageCheck) node(b []byte, lo, hi []byte, depth int) error {
 			continue
 		}
 		ef, ks, vs := binary.NativeEndian.Uint32(e[0:]), binary.NativeEndian.Uint32(e[8:]), binary.NativeEndian.Uint32(e[12:])
-		if ks == 0 || uint64(ks)+uint64(vs) > uint64(len(b)) {
+		if ks == 0 || ks > maxKeySize || ef == 0 && vs > maxValueSize || uint64(ks)+uint64(vs) > uint64(len(b)) {
 			return fmt.Errorf("%w: key of %d bytes, value of %d", ErrCorrupt, ks, vs)
 		}
 		kv, err := field(off, binary.NativeEndian.Uint32(e[4:]), ks+vs)

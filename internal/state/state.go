@@ -46,7 +46,9 @@
 // page of the tree and of the freelist inside the file and reached once,
 // of the right type, its elements, keys and values inside it where bbolt
 // writes them, zeros after them, keys in order, the tree at most 16
-// deep, and every page in use or free exactly once. TestEveryByteFlip
+// deep, and every page in use or free exactly once; and per record, keys
+// of at most 32 bytes and values of at most 1,032 (64 attempts and the
+// tag). TestEveryByteFlip
 // flips every byte of a small real file (low bit and whole byte) and
 // opens each copy in a child process with its address space capped. An attacker who deletes both the
 // state and the audit log resets the kiosk; the audit log's witnessed
