@@ -92,7 +92,10 @@ var errSame = errors.New("same answers")
 // space is capped at 1 GiB beyond its start: each open fails with ErrCorrupt or ErrKey,
 // or opens a store that answers as before; never a
 // crash (a fault, a panic, running out of memory), never a store that
-// silently answers otherwise.
+// silently answers otherwise. Before the page check, the child died with
+// "fatal error: out of memory" in bbolt.(*Bucket).openBucket: a flipped
+// byte had made an inline bucket's value size 512 MiB; and a lowered
+// element count of a leaf silently lost the entry after it.
 func TestEveryByteFlip(t *testing.T) {
 	if raceEnabled {
 		t.Skip("damaged bbolt pages trip checkptr under -race")
@@ -256,4 +259,23 @@ func TestCheckAcceptsRealFiles(t *testing.T) {
 	fi, _ := os.Stat(p)
 	t.Logf("%d bytes, %d pages in use", fi.Size(), func() int { b, _ := os.ReadFile(p); return usedBytes(b) / 4096 }())
 	s.Close()
+}
+
+// TestFileSizeBound: a file larger than MaxFileSize (here a sparse one)
+// is refused before anything of it is read or mapped.
+func TestFileSizeBound(t *testing.T) {
+	good, _ := realStateFile(t)
+	p := filepath.Join(t.TempDir(), "big")
+	if err := os.WriteFile(p, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(p, MaxFileSize+1); err != nil {
+		t.Skip(err)
+	}
+	if st, err := Open(p, testKey, false); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "more than") {
+		if st != nil {
+			st.Close()
+		}
+		t.Fatalf("a file of MaxFileSize+1 bytes: %v", err)
+	}
 }
