@@ -36,7 +36,8 @@ type appendRes struct {
 // committed together. If Append returns an error the entry must be
 // treated as not recorded: callers that act on a decision (a door that
 // opens) must not act. After a failed write, or a witness's refusal, the
-// log refuses further appends ([ErrFailed]) until reopened.
+// log refuses further appends ([ErrFailed]) until reopened (after a
+// refusal, until an operator calls [AcknowledgeWitnessRefusal]).
 //
 // Entries of kind config and retention-sweep are written by
 // [Log.AppendConfig] and [Log.Sweep] only. The personal part is stored

@@ -33,6 +33,9 @@ const (
 	maxCosignatures   = 16
 	maxCosignatureLen = 1024
 	maxCheckpoint     = 16 << 10
+	// maxWitnessed bounds a file of witnessed/: what Witness writes, a
+	// checkpoint and its cosignature lines.
+	maxWitnessed = maxCheckpoint + maxCosignatures*maxCosignatureLen
 )
 
 // witnessing is the background submission of checkpoints.
@@ -130,9 +133,11 @@ func (l *Log) witnessLoop(ctx context.Context) {
 //
 // A witness's refusal ([ErrWitnessRefused]: the checkpoint is not
 // consistent with one it cosigned before, i.e. this log was rolled back
-// or forked) is logged as an error and stops appends ([ErrFailed]) until
-// the log is reopened: an operator must find out why. Other errors (a
-// witness unreachable) are logged and retried at the next submission.
+// or forked) is logged as an error, recorded durably in the directory
+// (file witness-refused) before Witness returns, and stops appends
+// ([ErrFailed]), also after a restart, until an operator who found out
+// why calls [AcknowledgeWitnessRefusal]. Other errors (a witness
+// unreachable) are logged and retried at the next submission.
 func (l *Log) Witness(ctx context.Context) ([]byte, error) {
 	if l.wit == nil {
 		return nil, errors.New("audit: no witnesses configured")
@@ -164,13 +169,19 @@ func (l *Log) Witness(ctx context.Context) ([]byte, error) {
 		}
 		switch {
 		case errors.Is(err, ErrWitnessRefused):
-			l.log.Error("audit: a witness refused the log's checkpoint: appends stop until the log is reopened", "witness", w.Name(), "size", size, "err", err)
+			l.log.Error("audit: a witness refused the log's checkpoint: appends stop until an operator acknowledges it", "witness", w.Name(), "size", size, "err", err)
 			l.mu.Lock()
 			if l.failed == nil {
 				l.failed = fmt.Errorf("witness %s: %w", w.Name(), err)
 			}
 			l.mu.Unlock()
 			errs = append(errs, fmt.Errorf("witness %s: %w", w.Name(), err))
+			// Durable before the error is returned, so a restart does not
+			// forget it.
+			if rerr := l.recordRefusal(w.Name(), size, cp, err); rerr != nil {
+				l.log.Error("audit: recording a witness's refusal", "err", rerr)
+				errs = append(errs, fmt.Errorf("audit: recording the refusal: %w", rerr))
+			}
 		case err != nil:
 			errs = append(errs, fmt.Errorf("audit: witness %s: %w", w.Name(), err))
 		default:
@@ -265,5 +276,5 @@ func LatestWitnessed(dir string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: no witnessed checkpoint in %s", ErrNotFound, dir)
 	}
 	sort.Strings(names)
-	return readSmallFile(filepath.Join(dir, witnessedDir, names[len(names)-1]), maxCheckpoint)
+	return readSmallFile(filepath.Join(dir, witnessedDir, names[len(names)-1]), maxWitnessed)
 }

@@ -59,11 +59,16 @@
 // background to each [Witness], which checks a consistency proof from the
 // last checkpoint it cosigned and returns cosignature lines. The log keeps
 // the cosigned checkpoints in witnessed/ ([Log.Witnessed],
-// [LatestWitnessed]). A refusal ([ErrWitnessRefused]) is logged, reported
-// by [Log.WitnessErr] and stops appends ([ErrFailed]) until the log is
-// reopened: the device's history disagrees with what a third party saw,
-// and recording more decisions into it would hide that. An unreachable
-// witness only delays witnessing.
+// [LatestWitnessed]), and [Open] compares the log with the latest of them
+// as with its own checkpoints: a log shorter than a cosigned checkpoint
+// is [ErrRollback], another history [ErrFork], even when the checkpoints
+// file and the StatePath copy were rolled back with it. A refusal
+// ([ErrWitnessRefused]) is logged, reported by [Log.WitnessErr], recorded
+// in the file witness-refused before [Log.Witness] returns, and stops
+// appends ([ErrFailed]) — after a restart too — until an operator calls
+// [AcknowledgeWitnessRefusal]: the device's history disagrees with what a
+// third party saw, and recording more decisions into it would hide that.
+// An unreachable witness only delays witnessing.
 //
 // A witness proves that the log showed it one linear history: anyone
 // holding a cosigned checkpoint can detect a later rollback or fork
@@ -206,6 +211,8 @@
 //	controller    the controller's age recipient
 //	keys/         wrapped subject keys: <YYYY-MM>.<key ID>.age
 //	witnessed/    cosigned checkpoints, named by size (20 digits)
+//	witness-refused  a witness's refusal no operator acknowledged yet
+//	refusals/     acknowledged refusals, with the operator's note
 //	lock          held by the process that has the log open
 //
 // # Migration from 0.1

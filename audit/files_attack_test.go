@@ -4,6 +4,7 @@ package audit
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -278,7 +279,7 @@ func TestLatestWitnessedFiles(t *testing.T) {
 	n := allocDuring(func() {
 		err = withTimeout(t, "LatestWitnessed", func() error { _, err := LatestWitnessed(dir); return err })
 	})
-	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "limit 16384") || n > 1<<20 {
-		t.Fatalf("LatestWitnessed with a sparse witnessed checkpoint: %v (allocated %d bytes), want a refusal naming the 16384-byte bound", err, n)
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), fmt.Sprintf("limit %d", maxWitnessed)) || n > 1<<20 {
+		t.Fatalf("LatestWitnessed with a sparse witnessed checkpoint: %v (allocated %d bytes), want a refusal naming the %d-byte bound", err, n, maxWitnessed)
 	}
 }

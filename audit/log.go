@@ -42,8 +42,9 @@ var (
 	// ErrClosed: the log was closed.
 	ErrClosed = errors.New("audit: log closed")
 	// ErrFailed: an earlier write failed, or a witness refused a
-	// checkpoint; the log refuses appends until it is reopened.
-	ErrFailed = errors.New("audit: log failed; reopen it")
+	// checkpoint; the log refuses appends until it is reopened (after a
+	// refusal, until an operator calls [AcknowledgeWitnessRefusal]).
+	ErrFailed = errors.New("audit: log failed; appends refused")
 	// ErrNotFound: no such entry.
 	ErrNotFound = errors.New("audit: no such entry")
 	// ErrRollback: the log is shorter than a checkpoint signed for it (by
@@ -87,7 +88,8 @@ type Options struct {
 	StatePath string
 	// Witnesses cosign checkpoints (C2SP tlog-witness); see [Witness] and
 	// WitnessPolicy. Submissions run in the background and never delay
-	// appends; a refusal stops appends (see [Log.WitnessErr]).
+	// appends; a refusal stops appends, durably (see [Log.Witness] and
+	// [AcknowledgeWitnessRefusal]).
 	Witnesses []Witness
 	// WitnessPolicy says when checkpoints are submitted (default: every
 	// checkpoint).
@@ -144,13 +146,17 @@ func GenerateKey(origin string) (skey, vkey string, err error) {
 // signing key (see [GenerateKey]). Its name is the log's origin.
 //
 // Open never signs backwards: it re-verifies every entry and compares the
-// log with every checkpoint the device signed (its checkpoints file and
-// the StatePath copy). A log shorter than the last signed checkpoint, a
+// log with every checkpoint the device signed (its checkpoints file, the
+// StatePath copy, and the latest cosigned checkpoint in witnessed/, which
+// a witness vouched for). A log shorter than the last signed checkpoint, a
 // changed byte inside what it covers, a checkpoint of another history or
 // a missing checkpoints file beside a non-empty log is refused with a
 // *[CorruptError] (matching [ErrCorrupt], and [ErrRollback] or [ErrFork]
 // when that is what it is) naming the entry. Only bytes past the last
-// signed checkpoint are treated as a torn tail (a crash) and cut.
+// signed checkpoint are treated as a torn tail (a crash) and cut. A
+// witness's refusal that no operator acknowledged (see
+// [AcknowledgeWitnessRefusal]) leaves the log readable but refusing
+// appends ([ErrFailed], [ErrWitnessRefused]).
 //
 // The directory must belong to the process's user and not be writable by
 // group or others ([ErrUnsafeDir]); Open creates it with mode 0700.
@@ -196,6 +202,10 @@ func Open(dir, signerKey string, opt Options) (*Log, error) {
 		l.log = slog.New(slog.DiscardHandler)
 	}
 	if err := l.load(); err != nil {
+		l.closeFiles()
+		return nil, err
+	}
+	if err := l.loadRefusal(); err != nil {
 		l.closeFiles()
 		return nil, err
 	}
@@ -298,6 +308,23 @@ func (l *Log) load() error {
 				last = s
 			}
 		}
+	}
+
+	// The latest checkpoint a witness cosigned: the device signed it too,
+	// and it outlives a state copy rolled back with the log.
+	if data, err := LatestWitnessed(l.dir); err == nil {
+		c, err := l.parseCheckpoint(data)
+		if err != nil {
+			return &CorruptError{File: witnessedDir, Index: -1, Problem: fmt.Sprintf("latest cosigned checkpoint: %v", err)}
+		}
+		s := signed{from: fmt.Sprintf("the cosigned checkpoint in %s/", witnessedDir), size: int64(c.Size)}
+		copy(s.root[:], c.Hash)
+		prior = append(prior, s)
+		if s.size > last.size {
+			last = s
+		}
+	} else if !errors.Is(err, ErrNotFound) && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("audit: %s: %w", witnessedDir, err)
 	}
 
 	// Entries: everything up to the last signed size must be intact.

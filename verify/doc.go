@@ -46,11 +46,25 @@
 // guesses only through [Verifier.Verify]; [Opener.Open] (and `oneface
 // open`) counts nothing. Against that attacker the card's protection is
 // the seal to the kiosk's key: retire a stolen kiosk's key and re-issue.
-// Also known (next steps): a container claiming another reference's ID
-// counts a failed PIN attempt against that ID, so anyone with a kiosk's
-// public recipient can lock a holder out (denial of service); and a
-// restored copy of the state file brings back what it held (the state is
-// not yet bound to the audit log).
+//
+// Lockout without denial of service: a container's clear reference ID is
+// authenticated by age alone, and anyone with a kiosk's public recipient
+// can seal a container claiming someone else's ID. So wrong PINs count
+// against the sealed card — a hash of the age plaintext, which a forger
+// cannot reproduce without the kiosk's key, and which is the same in
+// every form of one card (binary, text, wrapped text, QR) — and
+// comparisons that do not match count against the reference ID once the
+// PIN has opened the signed reference. A flood of forgeries claiming a
+// holder's ID locks out only the forgeries
+// (TestForgedContainersCannotLockOutHolder); a stolen card still gets
+// MaxFailures guesses in the window, whatever form it is presented in
+// (TestStolenCardFormsShareOneCount, TestPINBruteForceLocksOut). What
+// remains: whoever holds a copy of the card's bytes (a photographed QR)
+// can spend its PIN budget and so keep the holder waiting out the window
+// — a copy is the card, as far as a kiosk can tell before the PIN — and
+// separately sealed copies of one reference (re-issued cards) have a PIN
+// budget each. A restored copy of the state file brings back what it
+// held (the state is not yet bound to the audit log).
 //
 // [Opener.Open] checks, in order: size; the version (v1 only with
 // [OpenerConfig].AllowV1, else [ErrV1]); unsealing and the PIN
@@ -73,8 +87,10 @@
 // withdrawn reference, a consent nonce seen before, or a reference with
 // MaxFailures attempts in the window, and otherwise records the nonce and
 // the attempt — for a PIN-protected reference this happens before the PIN
-// is tried, so wrong PINs count toward the lockout and Argon2 runs only
-// for attempts the lockout allows; capture quality for each frame (exactly
+// is tried, against the sealed card, so wrong PINs count toward the
+// lockout and Argon2 runs only for attempts the lockout allows, and,
+// once the PIN is right, a second one against the reference ID for the
+// comparison; capture quality for each frame (exactly
 // one subject, face at least 72 px wide, sharpness, exposure, and yaw from
 // the 68 landmarks, each refusal saying retry or reject); then one
 // comparison — on the good frame with the largest face, so the decision

@@ -100,9 +100,11 @@ func (s *State) Blocked(id ReferenceID) (bool, error) {
 	return ok, err
 }
 
-// Attempts is how many attempts against a reference fall in the window
-// before now (failures, and attempts still in flight): what the lockout
-// counts.
+// Attempts is how many attempts against a reference ID fall in the
+// window before now (failures, and attempts still in flight): what the
+// lockout counts for comparisons. Wrong PINs are counted separately,
+// against the sealed card they were tried on (see [Verifier.Verify]), so
+// they are not in this number.
 func (s *State) Attempts(id ReferenceID, now time.Time, window time.Duration) (int, error) {
 	return s.s.Attempts(id, now, window)
 }

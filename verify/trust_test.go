@@ -44,7 +44,8 @@ func (k *kiosk) countEngine() *atomic.Int32 {
 	return &n
 }
 
-// TestPINBruteForceLocksOut: wrong PINs are failures of that reference.
+// TestPINBruteForceLocksOut: wrong PINs are failures of that card (its
+// sealed container; TestStolenCardFormsShareOneCount tries every form).
 // After MaxFailures wrong PINs the right PIN with the holder's face is
 // locked out. On the old code every wrong PIN was refused as
 // reference_authentication before the lockout was consulted, and the
@@ -71,8 +72,8 @@ func TestPINBruteForceLocksOut(t *testing.T) {
 	if calls.Load() != 0 {
 		t.Fatalf("%d engine calls: no face may be analysed for a wrong PIN or a locked-out reference", calls.Load())
 	}
-	if n, _ := k.state.Attempts(enr.ID, k.clock(), 15*time.Minute); n != 3 {
-		t.Fatalf("%d attempts recorded, want 3", n)
+	if n := k.pinAttempts(t, enr.Reference); n != 3 {
+		t.Fatalf("%d PIN attempts recorded against the card, want 3", n)
 	}
 	// After the window the right PIN matches, and the count is cleared.
 	k.advance(16 * time.Minute)
@@ -83,6 +84,9 @@ func TestPINBruteForceLocksOut(t *testing.T) {
 	}
 	if n, _ := k.state.Attempts(enr.ID, k.clock(), 15*time.Minute); n != 0 {
 		t.Fatalf("%d attempts left after a match", n)
+	}
+	if n := k.pinAttempts(t, enr.Reference); n != 0 {
+		t.Fatalf("%d PIN attempts left after a match", n)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/oneface/oneface/audit"
 	"github.com/oneface/oneface/internal/calib"
 	"github.com/oneface/oneface/internal/facerec"
+	"github.com/oneface/oneface/internal/ref"
 	"github.com/oneface/oneface/internal/state"
 )
 
@@ -60,9 +61,12 @@ type Policy struct {
 	// ConsentMaxAge is how old a consent may be [2 minutes].
 	ConsentMaxAge time.Duration
 	// MaxFailures attempts for one reference within LockoutWindow lock it
-	// out [5 within 15 minutes, at most 64]. An attempt is a wrong PIN or
-	// a comparison that did not match; it is recorded durably before the
-	// PIN is derived or the face compared.
+	// out [5 within 15 minutes, at most 64]. An attempt is a wrong PIN,
+	// counted against the sealed card (every form of one card shares the
+	// count; a forged container claiming the reference's ID has its own),
+	// or a comparison that did not match, counted against the reference
+	// ID; it is recorded durably before the PIN is derived or the face
+	// compared. See [Verifier.Verify].
 	MaxFailures   int
 	LockoutWindow time.Duration
 	// UnsealPerMinute bounds the references this kiosk unseals per minute
@@ -396,11 +400,6 @@ func openReason(err error) (FrameReason, bool) {
 	return FrameReason{}, false
 }
 
-// legacyPINLock is the lockout key every v1 PIN attempt shares: a v1
-// container does not say which reference it is before its PIN layer is
-// open.
-var legacyPINLock = ReferenceID{0x6f, 0x6e, 0x65, 0x66, 0x61, 0x63, 0x65, 0x2d, 0x76, 0x31, 0x2d, 0x70, 0x69, 0x6e}
-
 // Verify runs the pipeline and records the outcome in the audit log, wipes
 // the live data it owns, and returns the decision. In order, cheap
 // refusals first:
@@ -408,12 +407,18 @@ var legacyPINLock = ReferenceID{0x6f, 0x6e, 0x65, 0x66, 0x61, 0x63, 0x65, 0x2d, 
 //  1. the kiosk's unseal budget (Policy.UnsealPerMinute);
 //  2. the reference's age layer;
 //  3. for a PIN-protected reference: the consent's purpose, notice and
-//     age; then, in one state transaction, revocation and withdrawal, the
-//     consent nonce and the lockout, recording the nonce and the attempt;
-//     only then the PIN layer (Argon2id, one at a time per Opener) and
-//     the rest of opening — a wrong PIN leaves the attempt as a failure;
+//     age; revocation and withdrawal of the reference ID the container
+//     claims; then, in one state transaction, the consent nonce and the
+//     lockout of the sealed container (see below), recording the nonce
+//     and a PIN attempt; only then the PIN layer (Argon2id, one at a time
+//     per Opener) and the rest of opening — a wrong PIN leaves the PIN
+//     attempt as a failure; with the right PIN, revocation, withdrawal
+//     and the lockout of the now authenticated reference ID, recording a
+//     comparison attempt;
 //  4. without a PIN: the rest of opening (signature, bindings, expiry,
-//     model, purpose), the consent checks, then the same transaction;
+//     model, purpose), the consent checks, then one transaction:
+//     revocation, withdrawal, the nonce, and the lockout of the reference
+//     ID, recording the nonce and a comparison attempt;
 //  5. capture quality, frame by frame, then the policy's liveness checks
 //     (challenge over the sequence, PAD on the compared frame; see
 //     liveness.go); one comparison at the calibrated threshold; the audit
@@ -424,6 +429,19 @@ var legacyPINLock = ReferenceID{0x6f, 0x6e, 0x65, 0x66, 0x61, 0x63, 0x65, 0x2d, 
 // Because the attempt is durable before the PIN is tried or the face
 // compared, neither concurrent calls nor a crash can give an attacker
 // more than MaxFailures tries in a window.
+//
+// Two counters, MaxFailures each. PIN attempts count against the sealed
+// container (pinAttemptKey: a hash of the age plaintext), not against
+// the reference ID it claims: that ID is authenticated by age alone, so
+// anyone with the kiosk's public recipient can seal a container claiming
+// someone else's ID, and counting its wrong PINs against that ID let
+// them lock the holder out. A forger cannot reproduce a real card's
+// plaintext without the kiosk's key, so forgeries only lock themselves
+// out; a stolen card is one plaintext in every form (binary, text, QR),
+// so it gets MaxFailures guesses. Comparisons (no-match, liveness
+// refusals) count against the reference ID once the PIN has opened the
+// signed reference, as for references without a PIN. A match clears
+// both.
 //
 // It returns an error, and never a match, when no decision could be made:
 // the audit entry or the state could not be made durable, the context
@@ -460,19 +478,27 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Decision, error) {
 	defer v.c.Opener.wipeOuter(outer)
 
 	var r *Reference
-	var res state.Reservation
+	// res counts against the reference ID (comparisons); pinRes, for a
+	// PIN-protected reference, against the sealed container (PIN
+	// attempts). A zero Reservation is a no-op for Release and Succeeded.
+	var res, pinRes state.Reservation
 	if outer.PIN {
-		// 3. PIN: every cheaper refusal first, then count the attempt,
-		// then Argon2.
+		// 3. PIN: every cheaper refusal first, then count the attempt
+		// against the container, then Argon2.
 		if reason := v.checkConsent(req, now); reason != "" {
 			return v.refuse(ctx, d, entry, nil, FrameReason{reason, reason == ReasonConsentStale || reason == ReasonConsentMissing, -1})
 		}
-		lock := legacyPINLock
 		if outer.Version == 2 {
-			copy(lock[:], outer.ID)
+			// Unauthenticated, but a forger gains nothing: the reference
+			// is blocked whoever presents it.
+			if blocked, err := v.c.State.Blocked(ReferenceID(outer.ID)); err != nil {
+				return nil, err
+			} else if blocked {
+				return v.refuse(ctx, d, entry, nil, FrameReason{ReasonReferenceRevoked, false, -1})
+			}
 		}
 		var fr *FrameReason
-		if res, fr, err = v.reserve(lock, req.Consent, now); err != nil {
+		if pinRes, fr, err = v.reserve(pinAttemptKey(outer), req.Consent, now); err != nil {
 			return nil, err
 		} else if fr != nil {
 			return v.refuse(ctx, d, entry, nil, *fr)
@@ -485,17 +511,30 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Decision, error) {
 			if !errors.Is(err, ErrAuthentication) {
 				// The PIN was right; the reference is refused for
 				// another reason: no failed attempt.
-				if err := v.st.Release(res); err != nil {
+				if err := v.st.Release(pinRes); err != nil {
 					return nil, err
 				}
 			}
 			return v.refuse(ctx, d, entry, nil, fr)
 		}
 		defer r.Wipe()
-		if blocked, err := v.c.State.Blocked(r.ID()); err != nil {
+		// The PIN was right: the reference ID is authenticated now.
+		// Comparisons count against it (no nonce: recorded above).
+		var out state.Outcome
+		res, out, err = v.st.Reserve(r.ID(), [16]byte{}, time.Time{}, now, v.p.LockoutWindow, v.p.MaxFailures)
+		if err != nil {
 			return nil, err
-		} else if blocked { // v1: the lock key was not the reference's
-			return v.refuse(ctx, d, entry, nil, FrameReason{ReasonReferenceRevoked, false, -1})
+		}
+		if out != state.OK {
+			if err := v.st.Release(pinRes); err != nil {
+				return nil, err
+			}
+			fr := FrameReason{ReasonLockedOut, false, -1}
+			if out == state.Blocked {
+				fr.Code = ReasonReferenceRevoked
+			}
+			d.ReferenceID = r.ID()
+			return v.refuse(ctx, d, entry, consentPersonal(r, req.Consent), fr)
 		}
 	} else {
 		// 4. No PIN: opening is cheap.
@@ -530,7 +569,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Decision, error) {
 	entry.ModelID = r.ModelID().String()
 	model, threshold, mfr := v.operatingPoint(r)
 	if mfr != nil {
-		if err := v.st.Release(res); err != nil {
+		if err := v.release(res, pinRes); err != nil {
 			return nil, err
 		}
 		return v.refuse(ctx, d, entry, personal, *mfr)
@@ -551,14 +590,17 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Decision, error) {
 		}
 	}()
 	if err != nil {
-		if rerr := v.st.Release(res); rerr != nil {
+		if rerr := v.release(res, pinRes); rerr != nil {
 			return nil, errors.Join(err, rerr)
 		}
 		return nil, err
 	}
 	if live == nil {
 		// A liveness refusal stays a failed attempt: the checks cannot
-		// be probed without limit.
+		// be probed without limit. The PIN was right, whatever happens.
+		if err := v.st.Release(pinRes); err != nil {
+			return nil, err
+		}
 		if !isLivenessRefusal(reasons[0].Code) {
 			if err := v.st.Release(res); err != nil {
 				return nil, err
@@ -571,7 +613,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Decision, error) {
 		owned = append(owned, vec)
 	}
 	if err != nil {
-		if rerr := v.st.Release(res); rerr != nil {
+		if rerr := v.release(res, pinRes); rerr != nil {
 			return nil, errors.Join(err, rerr)
 		}
 		return nil, err
@@ -596,9 +638,11 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Decision, error) {
 		return nil, fmt.Errorf("verify: decision not recorded, so not given: %w", err)
 	}
 	if match {
-		if err := v.st.Succeeded(res); err != nil {
+		if err := errors.Join(v.st.Succeeded(res), v.st.Succeeded(pinRes)); err != nil {
 			return nil, fmt.Errorf("verify: match recorded, but the lockout state could not be updated: %w", err)
 		}
+	} else if err := v.st.Release(pinRes); err != nil { // the PIN was right
+		return nil, fmt.Errorf("verify: no-match recorded, but the lockout state could not be updated: %w", err)
 	}
 	d.Match, d.Receipt = match, a.Receipt
 	if match {
@@ -610,6 +654,15 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Decision, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// release releases reservations (no failure); zero ones are no-ops.
+func (v *Verifier) release(rs ...state.Reservation) error {
+	var errs []error
+	for _, r := range rs {
+		errs = append(errs, v.st.Release(r))
+	}
+	return errors.Join(errs...)
 }
 
 // reserve runs the state transaction of Verify: blocked, replayed, locked
@@ -799,3 +852,18 @@ func (v *Verifier) WithdrawConsent(ctx context.Context, id ReferenceID, subject 
 // NoticeHash is the SHA-256 of a privacy notice's text, for [Policy].Notices
 // and [Consent].NoticeHash.
 func NoticeHash(text string) [32]byte { return sha256.Sum256([]byte(text)) }
+
+// pinAttemptKey names a PIN-protected container's sealed content for the
+// lockout: the first 16 bytes of SHA-256("oneface pin attempts v1" 0x00
+// ‖ version ‖ claimed ID (v2: 16 bytes; v1: none) ‖ the rest of the age
+// plaintext). See [Verifier.Verify] for why PIN attempts count against it.
+func pinAttemptKey(o *ref.Outer) ReferenceID {
+	h := sha256.New()
+	h.Write([]byte("oneface pin attempts v1\x00"))
+	h.Write([]byte{byte(o.Version)})
+	h.Write(o.ID)
+	h.Write(o.Plaintext())
+	var k ReferenceID
+	copy(k[:], h.Sum(nil))
+	return k
+}

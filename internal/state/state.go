@@ -29,10 +29,28 @@
 // # Integrity
 //
 // A missing file when one is expected ([Open] with create false), a file
-// that is empty, that bbolt rejects, that fails bbolt's page check, that
-// lacks the meta bucket, that has another format version or another key,
-// or a value that does not decode, are errors ([ErrMissing], [ErrCorrupt],
-// [ErrKey]) — never a silent reset. An attacker who deletes both the
+// that is empty, larger than [MaxFileSize], that fails the page check
+// below, that bbolt rejects, that lacks the meta bucket, that has another
+// format version or another key, or a value that does not decode, are
+// errors ([ErrMissing], [ErrCorrupt], [ErrKey]) — never a silent reset,
+// and never a crash.
+//
+// bbolt trusts the lengths and counts in its pages, and one flipped byte
+// could make it allocate what a damaged field says (a 512 MiB value: the
+// process ran out of memory) or loop through a cycle of pages. So before
+// bbolt maps the file, [Open] reads its pages itself with every size
+// bounded before anything is allocated (the 128 KiB where the meta pages
+// lie, one bit per page of the file, the freelist page at 8 bytes per
+// page of the file, and one tree page, at most 64 KiB, at a time) and
+// demands what bbolt's own Tx.Check does: both meta pages intact, every
+// page of the tree and of the freelist inside the file and reached once,
+// of the right type, its elements, keys and values inside it where bbolt
+// writes them, zeros after them, keys in order, the tree at most 16
+// deep, and every page in use or free exactly once; and per record, keys
+// of at most 32 bytes and values of at most 1,032 (64 attempts and the
+// tag). TestEveryByteFlip
+// flips every byte of a small real file (low bit and whole byte) and
+// opens each copy in a child process with its address space capped. An attacker who deletes both the
 // state and the audit log resets the kiosk; the audit log's witnessed
 // checkpoints make that visible.
 //
@@ -60,8 +78,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/fnv"
-	"io"
+
 	"math"
 	"os"
 	"runtime/debug"
@@ -142,65 +159,10 @@ func Open(path string, key []byte, create bool) (s *Store, err error) {
 	case fi.Size() == 0:
 		return nil, fmt.Errorf("%w: %s is empty", ErrCorrupt, path)
 	}
-	if err := checkMetas(path, fi.Size()); err != nil {
+	if err := checkFile(path, fi.Size()); err != nil {
 		return nil, err
 	}
 	return open(path, key, false)
-}
-
-// checkMetas reads bbolt's two meta pages before bbolt maps the file and
-// demands that both be intact (magic, version 2, FNV-64a checksum, as
-// bbolt's own Meta.Validate) and that the file hold every page they
-// count. bbolt itself would fall back to the other meta page, silently
-// rolling back the last committed transaction — possibly an acknowledged
-// decision; a kill -9 cannot tear a meta page (the kernel finishes the
-// write), so a bad one means damage, or a torn write after power loss,
-// and either is reported. The layout is bbolt's (internal/common/meta.go),
-// native byte order.
-func checkMetas(path string, size int64) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	// Page header 16 bytes; Meta: magic 4, version 4, pageSize 4, flags 4,
-	// root 16, freelist 8, pgid 8, txid 8, checksum 8 (over the 56 before).
-	const hdr, metaLen = 16, 64
-	buf := make([]byte, 2*65536)
-	n, _ := io.ReadFull(f, buf)
-	buf = buf[:n]
-	meta := func(off int) (pageSize uint32, pgid uint64, err error) {
-		if off+hdr+metaLen > len(buf) {
-			return 0, 0, fmt.Errorf("%w: meta page at %d missing", ErrCorrupt, off)
-		}
-		m := buf[off+hdr : off+hdr+metaLen]
-		h := fnv.New64a()
-		h.Write(m[:56])
-		switch {
-		case binary.NativeEndian.Uint32(m[0:]) != 0xED0CDAED:
-			return 0, 0, fmt.Errorf("%w: meta page at %d: bad magic", ErrCorrupt, off)
-		case binary.NativeEndian.Uint32(m[4:]) != 2:
-			return 0, 0, fmt.Errorf("%w: meta page at %d: bbolt format %d", ErrCorrupt, off, binary.NativeEndian.Uint32(m[4:]))
-		case binary.NativeEndian.Uint64(m[56:]) != h.Sum64():
-			return 0, 0, fmt.Errorf("%w: meta page at %d: checksum", ErrCorrupt, off)
-		}
-		return binary.NativeEndian.Uint32(m[8:]), binary.NativeEndian.Uint64(m[40:]), nil
-	}
-	ps, pg0, err := meta(0)
-	if err != nil {
-		return err
-	}
-	if ps < 512 || ps > 65536 || ps&(ps-1) != 0 {
-		return fmt.Errorf("%w: page size %d", ErrCorrupt, ps)
-	}
-	ps1, pg1, err := meta(int(ps))
-	if err != nil {
-		return err
-	}
-	if ps1 != ps || uint64(size) < max(pg0, pg1)*uint64(ps) {
-		return fmt.Errorf("%w: %d bytes, meta pages count %d pages of %d", ErrCorrupt, size, max(pg0, pg1), ps)
-	}
-	return nil
 }
 
 // protect turns a panic, or a fault on the memory-mapped file (a
@@ -230,7 +192,7 @@ func open(path string, key []byte, fresh bool) (s *Store, err error) {
 		}
 	}()
 	defer protect(&err)()
-	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, MaxSize: MaxFileSize})
 	if err != nil {
 		db = nil
 		if errors.Is(err, berrors.ErrTimeout) {
