@@ -214,12 +214,21 @@ func (v *Verifier) setModels(c VerifierConfig, p Policy) error {
 		}
 		v.thresholds[id] = th
 	}
-	if c.SiteCalibration == nil {
+	if len(c.SiteCalibration) == 0 {
+		if c.SiteKey != "" {
+			// A key without a file is a configuration that lost its file
+			// (an empty read, a missing mount): never run on the shipped
+			// thresholds in its place.
+			return fmt.Errorf("%w: SiteKey is set but SiteCalibration is empty", ErrPolicy)
+		}
 		return nil
 	}
 	o, err := site.Load(c.SiteCalibration, c.SiteKey)
 	if err != nil {
 		return fmt.Errorf("%w: site calibration: %w", ErrPolicy, err)
+	}
+	if c.Site != "" && o.Site != c.Site {
+		return fmt.Errorf("%w: the site calibration is for site %q, this kiosk is at %q", ErrPolicy, o.Site, c.Site)
 	}
 	id, err := ParseModelID(o.ModelID)
 	if err != nil {

@@ -259,6 +259,12 @@ type VerifierConfig struct {
 	// with ErrPolicy when it does not verify or does not fit.
 	SiteCalibration []byte
 	SiteKey         string
+	// Site, when set, is this kiosk's site name: a site calibration made
+	// for another site (another camera) is refused. A superseded file of
+	// the same site, signed by the same key, still loads: retire old
+	// files by rotating the site key; the configuration entry records
+	// the hash of the file in force.
+	Site string
 
 	calib   *calib.Table // tests
 	onWipe  func(owned [][]float32)

@@ -41,11 +41,11 @@ func TestCalibrateSiteSpoofDev(t *testing.T) {
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Fatalf("refused, yet %s exists (%v)", out, err)
 	}
-	// With the PAD check (default), a stated BPCER of 1 % and spoof-dev's
+	// With the PAD check (default), a stated BPCER of 5 % and spoof-dev's
 	// printed photos as the site's attack captures.
 	attacks := filepath.Join(dir, "attacks")
 	copyFrames(t, filepath.Join(testenv.FacesDir(), "spoof-dev", "ImposterRaw"), filepath.Join(attacks, "print"))
-	code, stdout, stderr = runCLI("calibrate-site", "-models", models, "-key", key, "-tighten", "-pad-bpcer", "0.01", "-attacks", attacks, "-site", "spoof-dev", "-o", out, frames)
+	code, stdout, stderr = runCLI("calibrate-site", "-models", models, "-key", key, "-tighten", "-pad-bpcer", "0.05", "-attacks", attacks, "-site", "spoof-dev", "-o", out, frames)
 	t.Logf("%s%s", stdout, stderr)
 	if code != 0 {
 		t.Fatalf("-tighten: exit %d", code)
@@ -77,7 +77,7 @@ func TestCalibrateSiteSpoofDev(t *testing.T) {
 	// shipped one on this camera), and the rule on lowering held.
 	p := o.PAD
 	if p == nil || p.BPCER.Trials < 140 || len(p.Attacks) != 1 || p.Attacks[0].Type != "print" || p.Attacks[0].APCER.Trials < 140 ||
-		p.Attacks[0].APCER.Errors != 0 || p.Shipped != pad.Shipped.Threshold || p.TargetBPCER != 0.01 {
+		p.Attacks[0].APCER.Errors != 0 || p.Shipped != pad.Shipped.Threshold || p.TargetBPCER != 0.05 {
 		t.Fatalf("PAD part: %+v", p)
 	}
 	if !strings.Contains(stdout, "presentation-attack detection: MiniFASNetV1SE") || !strings.Contains(stdout, "APCER print") {

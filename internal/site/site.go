@@ -224,6 +224,11 @@ func load(text []byte, vkey string, tab *calib.Table) (*Override, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSignature, err)
 	}
+	// One signature, by the deployment key: another signature line would
+	// give the same calibration another hash in the audit log.
+	if len(n.Sigs) != 1 || len(n.UnverifiedSigs) != 0 {
+		return nil, fmt.Errorf("%w: %d signatures by the deployment key and %d others; want exactly one", ErrSignature, len(n.Sigs), len(n.UnverifiedSigs))
+	}
 	c, err := parse(n.Text)
 	if err != nil {
 		return nil, err
@@ -325,6 +330,9 @@ func parse(text string) (*Calibration, error) {
 		default:
 			return nil, bad("line %d: supported %.10q", i+1, f[13])
 		}
+		if p.Supported != supports(p.FMR.Trials, c.TargetFMR) {
+			return nil, bad("line %d: supported %s with %d impostor comparisons at FMR %g (yes needs 3/FMR)", i+1, f[13], p.FMR.Trials, c.TargetFMR)
+		}
 		c.Points = append(c.Points, p)
 	}
 	if i == 4 {
@@ -381,6 +389,9 @@ func parsePAD(lines []string, first int, bad func(string, ...any) error) (*PAD, 
 	default:
 		return nil, bad("line %d: supported %.10q", first+1, f[15])
 	}
+	if p.Supported != supports(p.BPCER.Trials, p.TargetBPCER) {
+		return nil, bad("line %d: supported %s with %d live captures at BPCER %g (yes needs 3/BPCER)", first+1, f[15], p.BPCER.Trials, p.TargetBPCER)
+	}
 	for j, l := range lines[1:] {
 		n := first + 2 + j
 		a := strings.Split(l, " ")
@@ -407,8 +418,12 @@ func parsePAD(lines []string, first int, bad func(string, ...any) error) (*PAD, 
 		p.Attacks = append(p.Attacks, at)
 	}
 	if p.Threshold < p.Shipped {
-		if len(p.Attacks) == 0 {
-			return nil, fmt.Errorf("%w: PAD threshold %v below the shipped %v with no attack captures measured", ErrLooser, p.Threshold, p.Shipped)
+		trials := map[string]int{}
+		for _, a := range p.Attacks {
+			trials[a.Type] = a.APCER.Trials
+		}
+		if err := LoweringEvidence(p.Supported, trials); err != nil {
+			return nil, fmt.Errorf("%w: PAD threshold %v below the shipped %v: %w", ErrLooser, p.Threshold, p.Shipped, err)
 		}
 		for _, a := range p.Attacks {
 			if a.APCER.Errors != a.ShippedAPCER.Errors || a.APCER.Trials == 0 {
@@ -419,6 +434,34 @@ func parsePAD(lines []string, first int, bad func(string, ...any) error) (*PAD, 
 	}
 	return p, nil
 }
+
+// MinAttackCaptures is the number of captures of each attack type, and of
+// printed photos at least, that a site must measure before its PAD
+// threshold may go below the shipped one.
+const MinAttackCaptures = 20
+
+// LoweringEvidence says whether a site's measurement may take the PAD
+// threshold below the shipped one: its live captures support the stated
+// BPCER (3/BPCER of them), it measured printed photos ("print", the
+// first attack anyone tries), and every attack type it lists has at least
+// MinAttackCaptures captures. attackTrials maps attack type to captures.
+func LoweringEvidence(liveSupported bool, attackTrials map[string]int) error {
+	switch {
+	case !liveSupported:
+		return errors.New("too few live captures to support the stated BPCER (3/BPCER needed)")
+	case attackTrials["print"] == 0:
+		return errors.New("no printed-photo attack captures (type print) measured")
+	}
+	for typ, n := range attackTrials {
+		if n < MinAttackCaptures {
+			return fmt.Errorf("%d %s attack captures, %d needed", n, typ, MinAttackCaptures)
+		}
+	}
+	return nil
+}
+
+// supports is the rule of three: n trials support a rate of target.
+func supports(n int, target float64) bool { return target > 0 && float64(n) >= 3/target }
 
 // rate parses "<errors> <trials>" with errors ≤ trials.
 func rate(e, n string) (calib.Rate, error) {

@@ -63,7 +63,7 @@ func TestRefusesLooser(t *testing.T) {
 	cases := map[string]func(c *Calibration){
 		"threshold above shipped":  func(c *Calibration) { c.Points[0].Threshold, c.Points[0].Shipped = 0.7, 0.7 },
 		"shipped misstated":        func(c *Calibration) { c.Points[1].Shipped = 0.56 },
-		"uncalibrated target":      func(c *Calibration) { c.TargetFMR = 5e-3 },
+		"uncalibrated target":      func(c *Calibration) { c.TargetFMR, c.Points[1].Supported = 5e-3, true },
 		"unknown model":            func(c *Calibration) { c.ModelID = strings.Repeat("f", 32) },
 		"uncalibrated photo count": func(c *Calibration) { c.Points = append(c.Points, Point{Photos: 3, Threshold: 0.5, Shipped: 0.5}) },
 	}
@@ -327,4 +327,60 @@ func FuzzParsePAD(f *testing.F) {
 			t.Fatalf("parse→marshal not identity: %q → %q, %v", s, again, err)
 		}
 	})
+}
+
+// TestOneSignatureOneHash: a second signature line (any key) would give
+// the same calibration a second hash in the audit log: refused.
+func TestOneSignatureOneHash(t *testing.T) {
+	skey, vkey := keys(t)
+	otherS, _ := keys(t)
+	s1, _ := note.NewSigner(skey)
+	s2, _ := note.NewSigner(otherS)
+	text, _ := good().Marshal()
+	twice, err := note.Sign(&note.Note{Text: string(text)}, s1, s2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := load(twice, vkey, table); !errors.Is(err, ErrSignature) {
+		t.Errorf("two signatures: %v", err)
+	}
+}
+
+// TestSupportedMatchesCounts: "supported yes" is the rule of three on the
+// counts written beside it, never a free claim.
+func TestSupportedMatchesCounts(t *testing.T) {
+	for name, mut := range map[string]func(c *Calibration){
+		"photos yes on 900 at 1e-3":  func(c *Calibration) { c.Points[1].Supported = true },
+		"photos no on 5041 at 1e-3":  func(c *Calibration) { c.Points[0].Supported = false },
+		"pad yes on 0 live captures": func(c *Calibration) { c.PAD.BPCER = calib.Rate{}; c.PAD.Threshold, c.PAD.Attacks = 0.5, nil },
+	} {
+		c := withPAD()
+		mut(c)
+		if _, err := c.Marshal(); !errors.Is(err, ErrFormat) {
+			t.Errorf("%s: %v, want ErrFormat", name, err)
+		}
+	}
+}
+
+// TestPADLoweringNeedsEvidence: below the shipped threshold only with
+// live captures that support the stated BPCER, printed photos measured,
+// and at least MinAttackCaptures captures of every attack type listed.
+func TestPADLoweringNeedsEvidence(t *testing.T) {
+	for name, mut := range map[string]func(p *PAD){
+		"unsupported live count": func(p *PAD) { p.BPCER, p.Supported = calib.Rate{Errors: 0, Trials: 10}, false },
+		"no print":               func(p *PAD) { p.Attacks = p.Attacks[1:] },
+		"one screen capture": func(p *PAD) {
+			p.Attacks[1].APCER, p.Attacks[1].ShippedAPCER = calib.Rate{Trials: 1}, calib.Rate{Trials: 1}
+		},
+		"19 prints": func(p *PAD) { p.Attacks[0].APCER, p.Attacks[0].ShippedAPCER = calib.Rate{Trials: 19}, calib.Rate{Trials: 19} },
+	} {
+		c := withPAD()
+		mut(c.PAD)
+		if _, err := c.Marshal(); !errors.Is(err, ErrLooser) {
+			t.Errorf("%s: %v, want ErrLooser", name, err)
+		}
+	}
+	if _, err := withPAD().Marshal(); err != nil {
+		t.Fatal(err)
+	}
 }

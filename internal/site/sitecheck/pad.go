@@ -42,10 +42,13 @@ const (
 // shipped threshold it is kept: stricter for attacks, the stated BPCER on
 // this camera. Below it, it would let more attacks through than the
 // shipped threshold, so it is raised to just above the highest attack
-// score under the shipped threshold, or back to the shipped threshold
-// when the site measured no attacks: never looser than shipped for an
-// attack the site has not measured. The BPCER at the result may then
-// exceed the target; the result says so.
+// score under the shipped threshold (never below the shipped
+// calibration's Floor), and only with the evidence site.LoweringEvidence
+// asks for: live captures that support the stated BPCER, and at least
+// site.MinAttackCaptures captures of printed photos and of every attack
+// type measured; without it the shipped threshold is kept. Never looser
+// than shipped for an attack the site has not measured. The BPCER at the
+// result may then exceed the target; the result says so.
 type PADConfig struct {
 	Detector    *pad.Detector   // opened with Shipped's networks and widening
 	Shipped     pad.Calibration // the shipped threshold (pad.Shipped)
@@ -71,6 +74,9 @@ type PADResult struct {
 	// AttackFTA counts attack frames without a face: the verifier refuses
 	// them before liveness, so they are in no APCER.
 	AttackFTA eval.Rate
+	// NotLowered says why the threshold stayed at the shipped one when
+	// the stated BPCER asked for a lower one (site.LoweringEvidence).
+	NotLowered string
 }
 
 // AttackResult is one attack type's APCER at the site threshold and at
@@ -126,8 +132,14 @@ func choosePAD(cfg *PADConfig, live []float64, attacks map[string][]float64, fta
 	r.Own = max(math.Floor(own*thresholdResolution)/thresholdResolution, 1/thresholdResolution)
 	r.Threshold = r.Own
 	if r.Threshold < shipped {
-		floor := shipped // no attack measured: never below shipped
-		if len(attacks) > 0 {
+		floor := shipped // without the evidence: never below shipped
+		trials := map[string]int{}
+		for k, vs := range attacks {
+			trials[k] = len(vs)
+		}
+		if err := site.LoweringEvidence(r.Supported, trials); err != nil {
+			r.NotLowered = err.Error()
+		} else {
 			floor = max(cfg.Shipped.Floor, 1/thresholdResolution) // the shipped measurement's attacks stay refused
 			for _, vs := range attacks {
 				for _, v := range vs {
@@ -355,8 +367,9 @@ func padSummary(b *strings.Builder, r *PADResult) {
 		fmt.Fprintf(b, "  attack frames without a face (refused before liveness): %s\n", r.AttackFTA)
 	}
 	switch {
-	case r.Own < r.Threshold && len(r.Attacks) == 0:
-		fmt.Fprintf(b, "  NOT MET: the stated BPCER needs %.4f, below the shipped threshold, and no attack captures were measured: the shipped threshold is kept (capture attacks with -attacks to measure a lower one)\n", r.Own)
+	case r.Own < r.Threshold && r.NotLowered != "":
+		fmt.Fprintf(b, "  NOT MET: the stated BPCER needs %.4f, below the shipped threshold, which is kept: %s (going lower needs %.0f live captures, and at least %d captures of printed photos and of each other attack type, with -attacks)\n",
+			r.Own, r.NotLowered, math.Ceil(minBPCERForSupport/r.TargetBPCER), site.MinAttackCaptures)
 	case r.Own < r.Threshold:
 		fmt.Fprintf(b, "  NOT MET: the stated BPCER needs %.4f, which would accept site attacks the shipped threshold refuses\n", r.Own)
 	}

@@ -23,7 +23,7 @@ func spread(n int, lo, hi float64) []float64 {
 // TestChoosePAD: the rule of PADConfig on scores whose answer is known.
 func TestChoosePAD(t *testing.T) {
 	cfg := &PADConfig{Shipped: pad.Shipped, TargetBPCER: 0.05} // shipped 0.3276
-	prints := []float64{0.01, 0.05, 0.12}
+	prints := spread(20, 0.01, 0.12) // 20 printed photos: the evidence a lowering needs
 	cases := []struct {
 		name    string
 		live    []float64
@@ -38,10 +38,15 @@ func TestChoosePAD(t *testing.T) {
 		// The same with prints up to 0.12: lowered to just above the highest print.
 		{"camera scores low, prints measured: lowered", spread(100, 0.1, 0.9), map[string][]float64{"print": prints}, 0.1404, true},
 		// A print at 0.2 under the shipped threshold: lowered only to 0.2001.
-		{"a print at 0.2 stops the lowering", spread(100, 0.1, 0.9), map[string][]float64{"print": {0.01, 0.2}, "screen": {0.02}}, 0.2001, false},
+		{"a print at 0.2 stops the lowering", spread(100, 0.1, 0.9), map[string][]float64{"print": append(spread(20, 0.01, 0.05), 0.2), "screen": spread(20, 0.01, 0.02)}, 0.2001, false},
 		// Prints all near 0: lowered to the stated BPCER's 0.1404, well above the floor.
 		// A screen attack above the shipped threshold is accepted either way: it does not stop the lowering.
-		{"attack above shipped", spread(100, 0.1, 0.9), map[string][]float64{"screen": {0.01, 0.8}}, 0.1404, true},
+		{"attack above shipped", spread(100, 0.1, 0.9), map[string][]float64{"print": prints, "screen": append(spread(20, 0.01, 0.02), 0.8)}, 0.1404, true},
+		// Too little evidence: one print, or prints but one screen capture, or too few lives: shipped kept.
+		{"one print", spread(100, 0.1, 0.9), map[string][]float64{"print": {0.01}}, 0.3276, false},
+		{"one screen capture", spread(100, 0.1, 0.9), map[string][]float64{"print": prints, "screen": {0.9}}, 0.3276, false},
+		{"no print", spread(100, 0.1, 0.9), map[string][]float64{"screen": spread(30, 0.01, 0.1)}, 0.3276, false},
+		{"40 lives cannot support 5 %", spread(40, 0.1, 0.9), map[string][]float64{"print": prints}, 0.3276, false},
 	}
 	for _, c := range cases {
 		r := choosePAD(cfg, c.live, c.attacks, eval.NewRate(0, 0))
@@ -56,7 +61,7 @@ func TestChoosePAD(t *testing.T) {
 		}
 		// What the rule chose, the file format accepts.
 		res := &Result{ModelID: strings.Repeat("a", 32), TargetFMR: 1e-3, Points: []Point{{Photos: 1, Shipped: 0.5, Threshold: 0.5,
-			FMRAt: eval.NewRate(0, 5000), FNMRAt: eval.NewRate(1, 100)}}, PAD: r}
+			FMRAt: eval.NewRate(0, 5000), FNMRAt: eval.NewRate(1, 100), Supported: true}}, PAD: r}
 		cal, err := res.Calibration("s")
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
@@ -68,14 +73,14 @@ func TestChoosePAD(t *testing.T) {
 	}
 	// Lives so low that the stated BPCER needs less than the shipped
 	// floor: the floor holds.
-	if r := choosePAD(cfg, spread(100, 0.001, 0.3), map[string][]float64{"print": {0.001}}, eval.NewRate(0, 0)); r.Threshold != pad.Shipped.Floor {
+	if r := choosePAD(cfg, spread(100, 0.001, 0.3), map[string][]float64{"print": spread(20, 0.001, 0.002)}, eval.NewRate(0, 0)); r.Threshold != pad.Shipped.Floor {
 		t.Errorf("below the floor: threshold %v (own %v), want the floor %v", r.Threshold, r.Own, pad.Shipped.Floor)
 	}
 	// The summary says when the target is not met and why.
 	r := choosePAD(cfg, spread(100, 0.1, 0.9), nil, eval.NewRate(0, 0))
 	var b strings.Builder
 	padSummary(&b, r)
-	if !strings.Contains(b.String(), "NOT MET") || !strings.Contains(b.String(), "-attacks") {
+	if !strings.Contains(b.String(), "NOT MET") || !strings.Contains(b.String(), "no printed-photo attack captures") {
 		t.Errorf("summary:\n%s", b.String())
 	}
 	r = choosePAD(cfg, spread(100, 0.1, 0.9), map[string][]float64{"screen": {0.9}}, eval.NewRate(0, 0))
@@ -84,7 +89,7 @@ func TestChoosePAD(t *testing.T) {
 	if !strings.Contains(b.String(), "WARNING: 1 of 1 screen attacks pass") {
 		t.Errorf("summary:\n%s", b.String())
 	}
-	r = choosePAD(cfg, spread(100, 0.1, 0.9), map[string][]float64{"print": {0.01}}, eval.NewRate(0, 0))
+	r = choosePAD(cfg, spread(100, 0.1, 0.9), map[string][]float64{"print": prints}, eval.NewRate(0, 0))
 	b.Reset()
 	padSummary(&b, r)
 	if !strings.Contains(b.String(), "LOWERED below the shipped threshold on the evidence of the print captures only") {
