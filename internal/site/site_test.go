@@ -372,7 +372,9 @@ func TestPADLoweringNeedsEvidence(t *testing.T) {
 		"one screen capture": func(p *PAD) {
 			p.Attacks[1].APCER, p.Attacks[1].ShippedAPCER = calib.Rate{Trials: 1}, calib.Rate{Trials: 1}
 		},
-		"19 prints": func(p *PAD) { p.Attacks[0].APCER, p.Attacks[0].ShippedAPCER = calib.Rate{Trials: 19}, calib.Rate{Trials: 19} },
+		"19 prints": func(p *PAD) {
+			p.Attacks[0].APCER, p.Attacks[0].ShippedAPCER = calib.Rate{Trials: 19}, calib.Rate{Trials: 19}
+		},
 	} {
 		c := withPAD()
 		mut(c.PAD)

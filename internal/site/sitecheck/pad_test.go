@@ -23,7 +23,7 @@ func spread(n int, lo, hi float64) []float64 {
 // TestChoosePAD: the rule of PADConfig on scores whose answer is known.
 func TestChoosePAD(t *testing.T) {
 	cfg := &PADConfig{Shipped: pad.Shipped, TargetBPCER: 0.05} // shipped 0.3276
-	prints := spread(20, 0.01, 0.12) // 20 printed photos: the evidence a lowering needs
+	prints := spread(20, 0.01, 0.12)                           // 20 printed photos: the evidence a lowering needs
 	cases := []struct {
 		name    string
 		live    []float64
