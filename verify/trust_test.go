@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"image"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -357,5 +358,30 @@ func TestFrameImage(t *testing.T) {
 		if err != nil || !d.Refused || d.Reasons[0].Code != ReasonUnreadable {
 			t.Fatalf("%s: %+v %v", name, d, err)
 		}
+	}
+}
+
+// TestConsentStatementOnRefusal: a refusal after the consent was accepted
+// (here: a frame with no face) carries a signed statement too, saying
+// "refused" and the reason; a refusal before it (no consent) carries none.
+func TestConsentStatementOnRefusal(t *testing.T) {
+	k := newKiosk(t, nil, Policy{})
+	enr := k.enroll(t, abel1)
+	blank := image.NewGray(image.Rect(0, 0, 320, 240))
+	req := Request{Reference: enr.Reference, Frames: []Frame{{Image: blank, CapturedAt: k.clock()}}, Consent: k.consent(), Purpose: "door-main"}
+	d, err := k.verifier.Verify(context.Background(), req)
+	if err != nil || !d.Refused || d.Consent == nil {
+		t.Fatalf("%+v %v", d, err)
+	}
+	st, err := CheckConsentStatement(d.Consent.Statement, k.logKey)
+	if err != nil {
+		t.Fatalf("refusal without a valid statement: %v (%q)", err, d.Consent.Statement)
+	}
+	if st.Decision != "refused" || st.Reason != d.Reasons[0].Code || st.Nonce != req.Consent.Nonce {
+		t.Fatalf("statement %+v for reasons %v", st, d.Reasons)
+	}
+	req.Consent = nil
+	if d, err := k.verifier.Verify(context.Background(), req); err != nil || !d.Refused || d.Consent != nil {
+		t.Fatalf("no consent: %+v %v", d, err)
 	}
 }

@@ -189,7 +189,9 @@ type Decision struct {
 	// Receipt is the audit receipt of this decision, for the person.
 	Receipt []byte
 	// Consent binds the consent used to the reference, signed by the
-	// kiosk (nil if refused before the consent was accepted).
+	// kiosk (nil if refused before the consent was accepted); its
+	// Statement is signed for every decision after that, refusals
+	// included.
 	Consent *ConsentReceipt
 	// Distance and Threshold are set only under Policy.ExposeDistance.
 	Distance, Threshold float64
@@ -197,6 +199,8 @@ type Decision struct {
 	// (LivenessNone: no liveness check; a match is then no evidence that
 	// a live person was in front of the camera).
 	Liveness Liveness
+
+	consent *Consent // the accepted consent, for the statement of a refusal
 }
 
 // Verification reason codes, beyond the enrolment ones. Do NOT rename:
@@ -569,6 +573,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Decision, error) {
 	c := req.Consent
 	personal := consentPersonal(r, c)
 	d.Consent = &ConsentReceipt{ReferenceID: r.ID(), Purpose: c.Purpose, NoticeHash: c.NoticeHash, Nonce: c.Nonce, GivenAt: c.GivenAt}
+	d.consent = c // a refusal from here on signs its statement too
 
 	// 5. Capture quality, frame by frame; the subject's vector under the
 	// reference's model.
@@ -777,6 +782,11 @@ func (v *Verifier) refuse(ctx context.Context, d *Decision, e audit.Entry, p *au
 		return nil, fmt.Errorf("verify: refusal not recorded: %w", err)
 	}
 	d.Refused, d.Reasons, d.Receipt = true, reasons, a.Receipt
+	if d.Consent != nil && d.consent != nil {
+		if err := v.signConsent(d, d.consent, string(e.Decision), reasons[0].Code); err != nil {
+			return nil, err
+		}
+	}
 	return d, nil
 }
 
