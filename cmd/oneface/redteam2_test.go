@@ -54,7 +54,7 @@ func TestRedteam2SiteCalibrationEmptyStdin(t *testing.T) {
 	os.WriteFile(p("notice-1.txt"), []byte("We compare your face with your card."), 0o644)
 	kiosk := func(extra ...string) (int, string, string) {
 		args := append([]string{"verify", "-models", models, "-key", p("kiosk.key"), "-secret", p("deploy.secret"), "-issuer", strings.TrimSpace(issuerPub),
-			"-purpose", "door-main", "-audit-log", p("audit"), "-log-key", p("log.key"), "-notice", p("notice-1.txt"), "-consented"}, extra...)
+			"-purpose", "door-main", "-audit-log", p("audit"), "-log-key", p("log.key"), "-notice", p("notice-1.txt"), "-liveness", "passive", "-consented"}, extra...)
 		return runCLI(args...)
 	}
 	if code, out, stderr := kiosk(p("ref.txt"), livePhoto); code != 0 || !strings.Contains(out, "MATCH") {
