@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,13 +16,32 @@ import (
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/term"
 
 	"github.com/oneface/oneface/audit"
 	"github.com/oneface/oneface/internal/imageio"
 	"github.com/oneface/oneface/verify"
 )
 
+// console is the standard input verify waits on for a challenge: the
+// person presses Enter once the frames are captured. Tests give their own.
+type console struct {
+	in io.Reader
+	// terminal reports whether in is a terminal, where a person can
+	// press Enter (not a pipe, a file or the end of input).
+	terminal func() bool
+}
+
+// stdinConsole is the process's standard input.
+func stdinConsole() console {
+	return console{in: os.Stdin, terminal: func() bool { return term.IsTerminal(int(os.Stdin.Fd())) }}
+}
+
 func runVerify(args []string, stdout, stderr io.Writer) error {
+	return runVerifyOn(stdinConsole(), args, stdout, stderr)
+}
+
+func runVerifyOn(con console, args []string, stdout, stderr io.Writer) error {
 	fs, dir := newFlags("verify", stderr)
 	model := modelFlag(fs)
 	keyFile := fs.String("key", "", "kiosk (verifier) secret key file")
@@ -57,6 +77,10 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	if err := oneStdin(inputs); err != nil {
 		return err
 	}
+	mode := verify.Liveness(*livenessMode)
+	if !slices.Contains([]verify.Liveness{verify.LivenessNone, verify.LivenessPassive, verify.LivenessChallenge, verify.LivenessBoth}, mode) {
+		return usageError{fmt.Sprintf("-liveness %q: want none, passive, challenge or both", *livenessMode)}
+	}
 	if *notice == stdinName {
 		return usageError{"-notice takes a file: its name is the notice version recorded with the consent"}
 	}
@@ -83,6 +107,21 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	if err := outs.check(); err != nil {
 		return err
 	}
+	challenge := mode == verify.LivenessChallenge || mode == verify.LivenessBoth
+	if challenge {
+		// The challenge is answered by frames captured after it is shown;
+		// the person says so by pressing Enter. Without a terminal, the
+		// end of input would count as Enter and the frames (captured
+		// before) would be refused, a failed attempt towards the lockout.
+		for _, name := range slices.Sorted(maps.Keys(inputs)) {
+			if inputs[name] == stdinName {
+				return usageError{fmt.Sprintf("-liveness %s waits for Enter on standard input: %s cannot be read from it (or use -liveness passive)", *livenessMode, name)}
+			}
+		}
+		if !con.terminal() {
+			return usageError{fmt.Sprintf("-liveness %s needs a person at a terminal to press Enter after capturing the frames, and standard input is not a terminal; for frames captured beforehand use -liveness passive", *livenessMode)}
+		}
+	}
 	pin, err := readPIN(*pinFile, *pinEnv)
 	if err != nil {
 		return err
@@ -106,11 +145,6 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	}
 	if err != nil {
 		return err
-	}
-	mode := verify.Liveness(*livenessMode)
-	challenge := mode == verify.LivenessChallenge || mode == verify.LivenessBoth
-	if challenge && slices.Contains(fs.Args()[1:], stdinName) {
-		return usageError{"-liveness " + *livenessMode + " waits for Enter on standard input: frames must be files (or use -liveness passive)"}
 	}
 	var frames []verify.Frame
 	readFrames := func() error {
@@ -174,7 +208,7 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(prompt, "CHALLENGE: %s, before %s; capture the frames, then press Enter\n", ch, ch.Expires.Format(time.TimeOnly))
 			// At end of input the frames are read as they are (and refused
 			// if they were captured before the challenge).
-			if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil && err != io.EOF {
+			if _, err := bufio.NewReader(con.in).ReadString('\n'); err != nil && err != io.EOF {
 				return err
 			}
 		}
