@@ -267,6 +267,9 @@ func runEnroll(args []string, stdout, stderr io.Writer) error {
 	}
 	var alog *audit.Log
 	if *auditDir != "" {
+		if err := requireController(*auditDir); err != nil {
+			return err
+		}
 		if alog, err = openLog(*auditDir, *logKey); err != nil {
 			return err
 		}

@@ -70,7 +70,7 @@ func runVerifyOn(con console, args []string, stdout, stderr io.Writer) error {
 		return usageError{"verify needs -key, -secret, -issuer, -purpose, -audit-log, -log-key, -notice, a reference and at least one frame"}
 	}
 	inputs := map[string]string{"-key": *keyFile, "-secret": *secretFile, "-log-key": *logKey,
-		"-pin-file": *pinFile, "reference": fs.Arg(0)}
+		"-pin-file": *pinFile, "-site-calibration": *siteCal, "-site-key": *siteKey, "reference": fs.Arg(0)}
 	for i, p := range fs.Args()[1:] {
 		inputs[fmt.Sprintf("frame %d", i+1)] = p
 	}
@@ -93,6 +93,10 @@ func runVerifyOn(con console, args []string, stdout, stderr io.Writer) error {
 		var err error
 		if siteText, err = readSmall(*siteCal); err != nil {
 			return err
+		}
+		if len(strings.TrimSpace(string(siteText))) == 0 {
+			// Never "no calibration": the deployment asked for one.
+			return fmt.Errorf("-site-calibration %s is empty: no signed site calibration to verify under", *siteCal)
 		}
 		siteVKey = *siteKey
 		if _, err := note.NewVerifier(siteVKey); err != nil { // not a key: a file holding one
@@ -246,6 +250,9 @@ func openKioskLog(dir, keyFile string) (*audit.Log, *verify.KioskKey, error) {
 	if keyFile == "" {
 		return nil, nil, usageError{"verify needs -log-key FILE (the audit log's secret key)"}
 	}
+	if err := requireController(dir); err != nil {
+		return nil, nil, err
+	}
 	k, err := readSmall(keyFile)
 	if err != nil {
 		return nil, nil, err
@@ -257,7 +264,7 @@ func openKioskLog(dir, keyFile string) (*audit.Log, *verify.KioskKey, error) {
 	}
 	alog, err := audit.Open(dir, strings.TrimSpace(string(k)), audit.Options{})
 	if errors.Is(err, audit.ErrNoController) {
-		return nil, nil, hintError{err, []string{"run `oneface audit init -log-key FILE -controller RECIPIENT DIR` with the controller's age recipient (see `oneface audit controller-keygen`)"}}
+		return nil, nil, hintError{err, []string{initHint}}
 	}
 	if err != nil {
 		return nil, nil, err
@@ -325,6 +332,9 @@ func runBlock(name string, withdraw bool) func(args []string, stdout, stderr io.
 		}
 		vk, err := verify.ParseVerifierKey(string(kt))
 		if err != nil {
+			return err
+		}
+		if err := requireController(*auditDir); err != nil {
 			return err
 		}
 		alog, err := openLog(*auditDir, *logKey)
