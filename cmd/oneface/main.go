@@ -1,8 +1,8 @@
 // Command oneface is the command-line tool of oneface: audited, on-device,
 // 1:1 face verification.
 //
-//	oneface models  [-models DIR]                      check the model files, print the model ID and BLAS
-//	oneface compare [-models DIR] IMG IMG...           analyse images, print pairwise distances
+//	oneface models  [-models DIR]                      check every pinned model file, print the model IDs and BLAS
+//	oneface compare [-models DIR] IMG IMG...           analyse images, print dlib's pairwise descriptor distances
 //	oneface keygen  issuer|verifier|deployment|log -o FILE  make a key (public half on stdout)
 //	oneface enroll  -key F -secret F -to R -purpose P -subject-file F -o REF PHOTO...
 //	                                                   enrol a person into a sealed reference (and -qr PNG)
@@ -63,8 +63,8 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"models":   {"check the model files and print the model ID and BLAS", runModels},
-	"compare":  {"analyse images and print their pairwise distances", runCompare},
+	"models":   {"check every pinned model file and print the model IDs (arcface, dlib) and BLAS", runModels},
+	"compare":  {"analyse images and print dlib's pairwise descriptor distances (not the default model)", runCompare},
 	"keygen":   {"make an issuer, verifier, deployment or log key", runKeygen},
 	"enroll":   {"enrol a person into a signed, sealed reference", runEnroll},
 	"open":     {"open a reference (text or QR image) and show what it holds", runOpen},
