@@ -62,7 +62,7 @@ func runVerifyOn(con console, args []string, stdout, stderr io.Writer) error {
 	allowV1 := fs.Bool("allow-v1", false, "also accept version 1 references (WEAKER: their PIN can be stripped; see OpenerConfig.AllowV1)")
 	outs := verifyOutputFlags(fs)
 	var issuers list
-	fs.Var(&issuers, "issuer", "trusted issuer public key, repeatable")
+	fs.Var(&issuers, "issuer", "trusted issuer public key, or a file holding it (as keygen issuer prints it), repeatable")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
