@@ -9,7 +9,9 @@
 //	oneface open    -key F -secret F -issuer PUB -purpose P REF  open a reference (text file or QR image) and show it
 //	oneface verify  -key F -secret F -issuer PUB -purpose P -audit-log DIR -log-key F -notice FILE -consented REF FRAME...
 //	                                                   the kiosk: a consented, audited 1:1 decision; lockout,
-//	                                                   consent nonces and withdrawals persist in DIR.state
+//	                                                   consent nonces and withdrawals persist in DIR.state;
+//	                                                   DIR needs a controller (`oneface audit init`); the
+//	                                                   default -liveness both needs a person at a terminal
 //	oneface revoke   -key F -audit-log DIR -log-key F REFID   revoke a reference on this kiosk, audited
 //	oneface withdraw -key F -audit-log DIR -log-key F [-subject HEX] REFID
 //	                                                   record a consent withdrawal on this kiosk, audited

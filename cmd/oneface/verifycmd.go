@@ -56,7 +56,7 @@ func runVerifyOn(con console, args []string, stdout, stderr io.Writer) error {
 	consented := fs.Bool("consented", false, "the person has read the notice and consents (required)")
 	fmr := fs.Float64("fmr", 1e-3, "target false-match rate: one of the calibration table's targets (1e-2, 1e-3, 1e-4, 1e-5)")
 	showDistance := fs.Bool("show-distance", false, "print the distance (calibration and debugging only)")
-	livenessMode := fs.String("liveness", "both", "liveness check: both (the kiosk default: issue a challenge, print it, wait for Enter on stdin while the frames are captured, then read them, and score the compared frame with the PAD network), challenge, passive (PAD on the compared frame only: for frames captured before the command) or none (a photo of the holder matches)")
+	livenessMode := fs.String("liveness", "both", "liveness check: both (the kiosk default: issue a challenge, print it, wait for a person at the terminal to press Enter while the frames are captured, then read them, and score the compared frame with the PAD network; standard input must be a terminal), challenge, passive (PAD on the compared frame only: for frames captured before the command, e.g. from a script) or none (a photo of the holder matches)")
 	siteCal := fs.String("site-calibration", "", "signed site calibration from 'oneface calibrate-site' (stricter comparison thresholds; the PAD threshold of this camera)")
 	siteKey := fs.String("site-key", "", "the deployment's site public key (as calibrate-site -genkey prints it), or a file holding it; required with -site-calibration")
 	allowV1 := fs.Bool("allow-v1", false, "also accept version 1 references (WEAKER: their PIN can be stripped; see OpenerConfig.AllowV1)")
