@@ -94,7 +94,7 @@
 //	decision match
 //	reason ok
 //	model 22f8e3a4c14b119fcd91c04df60f2202
-//	liveness passive-v1
+//	liveness passive
 //	notice notice-2026-11
 //	detail -
 //	library oneface/0.3.0
@@ -124,7 +124,7 @@
 //	config             the policy at start-up (Log.AppendConfig); reason "startup"; liveness;
 //	                   detail "fmr=<float> liveness=<token> lockout=<failures>/<seconds>s
 //	                   notice=<token>... [pad=<threshold>/<shipped|site>] calibration=<64 hex or ->", e.g.
-//	                   "fmr=0.0001 liveness=passive-v1 lockout=5/900s notice=notice-2026-11 calibration=-";
+//	                   "fmr=0.0001 liveness=passive lockout=5/900s notice=notice-2026-11 calibration=-";
 //	                   no personal part ([Record.Policy] decodes it)
 //	retention-sweep    a retention sweep ran (Log.Sweep, every time); reason "retention";
 //	                   detail "retention=<seconds>s before=<YYYY-MM> keys=<deleted> months=<n>"

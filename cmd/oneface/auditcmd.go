@@ -10,6 +10,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -104,9 +105,26 @@ func openLogIn(in *auditInputs, dir, keyFile string, opt audit.Options) (*audit.
 	}
 	l, err := audit.Open(dir, strings.TrimSpace(string(k)), opt)
 	if errors.Is(err, audit.ErrNoController) {
-		return nil, hintError{err, []string{"run `oneface audit init -log-key FILE -controller RECIPIENT DIR` with the controller's age recipient (see `oneface audit controller-keygen`)"}}
+		return nil, hintError{err, []string{initHint}}
 	}
 	return l, err
+}
+
+// initHint tells how to record a controller in a log.
+const initHint = "run `oneface audit init -log-key FILE -controller RECIPIENT DIR` with the controller's age recipient (see `oneface audit controller-keygen`)"
+
+// requireController refuses an audit log directory in which no controller
+// is recorded (`oneface audit init` was not run, or dir is not a log yet),
+// before the log is opened or created: its personal records would be only
+// committed, never exportable or erasable by anyone. The recorded
+// recipient is the file "controller" in the directory (audit's package
+// doc, "Files").
+func requireController(dir string) error {
+	_, err := os.Lstat(filepath.Join(dir, "controller"))
+	if errors.Is(err, os.ErrNotExist) {
+		return hintError{fmt.Errorf("%w: the audit log %s records none: the personal records of this command could never be exported or erased", audit.ErrNoController, dir), []string{initHint}}
+	}
+	return err
 }
 
 // readIdentity reads the controller's age identity file.

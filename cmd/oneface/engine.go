@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +14,7 @@ import (
 	"github.com/oneface/oneface/internal/embed"
 	"github.com/oneface/oneface/internal/facerec"
 	"github.com/oneface/oneface/internal/imageio"
+	"github.com/oneface/oneface/internal/liveness/pad"
 	"github.com/oneface/oneface/verify"
 )
 
@@ -73,21 +76,48 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// modelHints are the hints for a model file that is missing or not the
+// pinned one.
+func modelHints(dir string) []string {
+	return []string{
+		fmt.Sprintf("model directory %s is incomplete or holds other files than the pinned ones", dir),
+		"run `make setup` (it assembles .models from $ONEFACE_MODELS, ../shared/models or the models' public sources), or point -models or $ONEFACE_MODELDIR (the variable oneface reads) at a directory holding the pinned files",
+	}
+}
+
 // engineError adds hints for the failures a newcomer meets first.
 func engineError(dir string, err error) error {
 	var me *facerec.ModelError
 	switch {
 	case errors.As(err, &me), errors.Is(err, facerec.ErrModel):
-		return hintError{err, []string{
-			fmt.Sprintf("model directory %s is incomplete or holds other files than the pinned ones", dir),
-			"run `make setup` (it assembles .models from $ONEFACE_MODELS, ../shared/models or the models' public sources), or point -models or $ONEFACE_MODELDIR (the variable oneface reads) at a directory holding the pinned files",
-		}}
+		return hintError{err, modelHints(dir)}
 	case errors.Is(err, facerec.ErrUnavailable):
 		return hintError{err, []string{"rebuild with CGO_ENABLED=1 and the Debian packages listed in the README"}}
 	}
 	return err
 }
 
+// checkPin hashes dir/file and compares it with its pin.
+func checkPin(dir, file, want string) error {
+	f, err := os.Open(filepath.Join(dir, file))
+	if err != nil {
+		return hintError{fmt.Errorf("model file %s (expected SHA-256 %s): %w", file, want, err), modelHints(dir)}
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return fmt.Errorf("model file %s: %w", file, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != want {
+		return hintError{fmt.Errorf("model file %s has SHA-256 %s, expected %s", file, got, want), modelHints(dir)}
+	}
+	return nil
+}
+
+// runModels checks every file `make setup` assembles against its pin: the
+// dlib files (detector, landmarks, descriptor), the ArcFace-class
+// embedding network and the passive PAD networks, and prints the model ID
+// of each model -model names (arcface, the default, and dlib).
 func runModels(args []string, stdout, stderr io.Writer) error {
 	fs, dir := newFlags("models", stderr)
 	if err := parse(fs, args); err != nil {
@@ -101,11 +131,27 @@ func runModels(args []string, stdout, stderr io.Writer) error {
 		return engineError(*dir, err)
 	}
 	fmt.Fprintf(stdout, "model directory: %s\n", *dir)
-	for _, p := range facerec.Pins() {
-		target, _ := filepath.EvalSymlinks(filepath.Join(*dir, p.File))
-		fmt.Fprintf(stdout, "  %s  %s  ok  (%s)\n", p.SHA256[:16], p.File, target)
+	line := func(sum, file string) {
+		target, _ := filepath.EvalSymlinks(filepath.Join(*dir, file))
+		fmt.Fprintf(stdout, "  %s  %s  ok  (%s)\n", sum[:16], file, target)
 	}
-	fmt.Fprintf(stdout, "model ID: %s\n", id)
+	for _, p := range facerec.Pins() {
+		line(p.SHA256, p.File)
+	}
+	if err := checkPin(*dir, embed.ModelFile, embed.ModelSHA256()); err != nil {
+		return err
+	}
+	line(embed.ModelSHA256(), embed.ModelFile)
+	for _, m := range []pad.Model{pad.MiniFASNetV1SE, pad.MiniFASNetV2, pad.FRLiveness} {
+		file := filepath.Join("antispoof", m.File())
+		if err := checkPin(*dir, file, m.SHA256()); err != nil {
+			return err
+		}
+		line(m.SHA256(), file)
+	}
+	fmt.Fprintf(stdout, "model ID: %s (arcface, the default -model: ArcFace-class 512-D embedding)\n", embed.ModelID(id))
+	fmt.Fprintf(stdout, "model ID: %s (dlib: dlib's 128-D descriptor)\n", id)
+	fmt.Fprintf(stdout, "PAD networks: %v (the default -liveness passive and both), box ×%g\n", pad.Shipped.Models, pad.Shipped.Widen)
 	e, err := facerec.Open(*dir, facerec.Options{})
 	if err != nil {
 		return engineError(*dir, err)
@@ -149,7 +195,7 @@ func runCompare(args []string, stdout, stderr io.Writer) error {
 		descs[i] = f.Descriptor
 		fmt.Fprintf(stdout, "[%d] %s: %d face(s), subject box %v, %d landmarks\n", i+1, filepath.Base(p), len(a.Faces), f.Box, len(f.Landmarks))
 	}
-	fmt.Fprintf(stdout, "Euclidean distances (model %s); call at dlib's conventional %.2f, NOT calibrated to a false-match rate:\n", e.ModelID(), conventionalThreshold)
+	fmt.Fprintf(stdout, "Euclidean distances of dlib's 128-D descriptors (model %s: dlib, not the default arcface model that enroll and verify use); call at dlib's conventional %.2f, NOT calibrated to a false-match rate:\n", e.ModelID(), conventionalThreshold)
 	for i := range descs {
 		for j := i + 1; j < len(descs); j++ {
 			d := facerec.Euclidean(&descs[i], &descs[j])

@@ -98,6 +98,7 @@ func TestKeygenEnrollOpen(t *testing.T) {
 	if code, _, stderr := runCLI("keygen", "log", "-name", "kiosk-t.test", "-o", p("log.key")); code != 0 {
 		t.Fatal(stderr)
 	}
+	initLog(t, p("audit"), p("log.key"))
 	os.WriteFile(p("notice-1.txt"), []byte("We compare your face with your card."), 0o644)
 	kiosk := func(extra ...string) (int, string, string) {
 		args := append([]string{"verify", "-models", models, "-key", p("kiosk.key"), "-secret", p("deploy.secret"), "-issuer", strings.TrimSpace(issuerPub),

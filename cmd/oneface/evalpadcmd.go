@@ -26,13 +26,13 @@ func init() {
 func runEvalPAD(args []string, stdout, stderr io.Writer) error {
 	fs, dir := newFlags("eval-pad", stderr)
 	labels := fs.String("labels", "", "CSV file,label[,attack] (label live|spoof); with a header, subject and session columns give session-disjoint cross-validation")
-	root := fs.String("root", "", "folder the CSV's paths are relative to (default: the CSV's folder)")
+	root := fs.String("root", "", "folder the -labels CSV's paths are relative to (default: that CSV's folder; -transfer's paths are always relative to its own CSV's folder)")
 	padDir := fs.String("pad-models", "", "folder of the PAD networks (default: <models>/antispoof)")
 	nets := fs.String("nets", "MiniFASNetV2,MiniFASNetV1SE,fr_liveness", "networks to run, comma-separated")
 	var widen floats
 	fs.Var(&widen, "widen", "widen dlib's box by this factor before the networks' crop (repeatable or comma-separated; default 1)")
 	bpcer := fs.Float64("bpcer", 0.05, "stated BPCER the threshold is chosen for")
-	transfer := fs.String("transfer", "", "a second labels CSV (other cameras or sites): apply each threshold chosen on -labels to it unchanged")
+	transfer := fs.String("transfer", "", "a second labels CSV (other cameras or sites; paths relative to its own folder, or absolute, not to -root): apply each threshold chosen on -labels to it unchanged")
 	out := fs.String("out", "", "write report.md, report.json and the DET plot (det.png, det.svg) to this folder")
 	if err := parse(fs, args); err != nil {
 		return err

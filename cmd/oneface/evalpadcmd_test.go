@@ -34,7 +34,7 @@ func TestEvalPADCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"2 bona fide, attacks map[print:2]", "failures to acquire 20% (1/5", "APCER print", "BPCER at APCER ≤ 5%", "fused all, box ×1.00", "ms per frame"} {
+	for _, want := range []string{"2 bona fide, attacks: 2 print;", "failures to acquire 20% (1/5", "APCER print", "BPCER at APCER ≤ 5%", "fused all, box ×1.00", "ms per frame"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}

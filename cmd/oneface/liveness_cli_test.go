@@ -21,9 +21,11 @@ import (
 // 0001, enrolled from a live webcam frame. A printed photo of them matches
 // under -liveness none, and the output says no liveness check was made;
 // under passive the same print is refused presentation_attack and a live
-// frame of another session matches; under the default (both) a challenge
-// is issued and a frame captured before it is refused; an unknown mode is
-// an error.
+// frame of another session matches; under the default (both) without a
+// terminal on standard input the command is refused as a usage error
+// before anything is audited (no failed attempt towards the lockout); at
+// a terminal a challenge is issued and a frame captured before it is
+// refused; an unknown mode is a usage error.
 func TestVerifyLivenessFlag(t *testing.T) {
 	models, _ := requireModels(t)
 	spoof := filepath.Join(testenv.FacesDir(), "spoof-dev")
@@ -47,30 +49,72 @@ func TestVerifyLivenessFlag(t *testing.T) {
 		t.Fatalf("enroll: exit %d\n%s%s", code, out, stderr)
 	}
 	os.WriteFile(p("notice-1.txt"), []byte("We compare your face with your card."), 0o644)
-	kiosk := func(extra ...string) (string, string) {
-		args := append([]string{"verify", "-models", models, "-key", p("kiosk.key"), "-secret", p("deploy.secret"), "-issuer", strings.TrimSpace(issuerPub),
+	_, ctl, _ := runCLI("audit", "controller-keygen", "-o", p("controller.key"))
+	if code, _, stderr := runCLI("audit", "init", "-log-key", p("log.key"), "-controller", strings.TrimSpace(ctl), p("audit")); code != 0 {
+		t.Fatal(stderr)
+	}
+	noTerminal := console{in: strings.NewReader(""), terminal: func() bool { return false }}
+	kioskOn := func(con console, extra ...string) (int, string, string) {
+		args := append([]string{"-models", models, "-key", p("kiosk.key"), "-secret", p("deploy.secret"), "-issuer", strings.TrimSpace(issuerPub),
 			"-purpose", "door-main", "-audit-log", p("audit"), "-log-key", p("log.key"), "-notice", p("notice-1.txt"), "-consented"}, extra...)
-		_, out, stderr := runCLI(args...)
+		var out, errb strings.Builder
+		code := 0
+		if err := runVerifyOn(con, args, &out, &errb); err != nil {
+			code = exitError
+			if s, ok := err.(exitStatus); ok {
+				code = int(s)
+			} else if _, ok := err.(usageError); ok {
+				code = exitUsage
+			}
+			errb.WriteString(err.Error())
+		}
+		return code, out.String(), errb.String()
+	}
+	kiosk := func(extra ...string) (string, string) {
+		_, out, stderr := kioskOn(noTerminal, extra...)
 		return out, stderr
 	}
+	size := func() int {
+		es, err := audit.ReadEntries(p("audit"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(es)
+	}
 	for _, c := range []struct {
+		con  console
 		args []string
+		code int
 		want []string
 	}{
-		{[]string{"-liveness", "none", p("ref.txt"), printPhoto}, []string{"MATCH: the person is the holder", "liveness none: no liveness check"}},
-		{[]string{"-liveness", "passive", p("ref.txt"), printPhoto}, []string{"REFUSED", "liveness passive", "reason presentation_attack: reject (frame 1)"}},
-		{[]string{"-liveness", "passive", p("ref.txt"), livePhoto}, []string{"MATCH: the person is the holder", "liveness passive"}},
-		// The default, both: a challenge is issued, and a frame captured
+		{noTerminal, []string{"-liveness", "none", p("ref.txt"), printPhoto}, exitOK, []string{"MATCH: the person is the holder", "liveness none: no liveness check"}},
+		{noTerminal, []string{"-liveness", "passive", p("ref.txt"), printPhoto}, exitRefused, []string{"REFUSED", "liveness passive", "reason presentation_attack: reject (frame 1)"}},
+		{noTerminal, []string{"-liveness", "passive", p("ref.txt"), livePhoto}, exitOK, []string{"MATCH: the person is the holder", "liveness passive"}},
+		// The default, both, run without a person at a terminal (a
+		// script, stdin at its end): refused before anything is read or
+		// audited, rather than counted as a failed attempt.
+		{noTerminal, []string{p("ref.txt"), livePhoto}, exitUsage, []string{"needs a person at a terminal to press Enter", "use -liveness passive"}},
+		{noTerminal, []string{"-liveness", "challenge", p("ref.txt"), livePhoto}, exitUsage, []string{"needs a person at a terminal"}},
+		// At a terminal: a challenge is issued, and a frame captured
 		// before it (a file from before the command) cannot answer it.
-		{[]string{p("ref.txt"), livePhoto}, []string{"CHALLENGE: ", "REFUSED", "liveness both"}},
-		{[]string{p("ref.txt"), "-"}, []string{"waits for Enter on standard input"}},
-		{[]string{"-liveness", "blink", p("ref.txt"), livePhoto}, []string{`liveness "blink" is not a mode`}},
+		{console{in: strings.NewReader("\n"), terminal: func() bool { return true }}, []string{p("ref.txt"), livePhoto}, exitRefused,
+			[]string{"CHALLENGE: ", "REFUSED", "liveness both"}},
+		{console{in: strings.NewReader("\n"), terminal: func() bool { return true }}, []string{p("ref.txt"), "-"}, exitUsage, []string{"waits for Enter on standard input"}},
+		{console{in: strings.NewReader("1234\n"), terminal: func() bool { return true }}, []string{"-pin-file", "-", p("ref.txt"), livePhoto}, exitUsage, []string{"waits for Enter on standard input", "-pin-file"}},
+		{noTerminal, []string{"-liveness", "blink", p("ref.txt"), livePhoto}, exitUsage, []string{`-liveness "blink": want none, passive, challenge or both`}},
 	} {
-		out, stderr := kiosk(c.args...)
+		before := size()
+		code, out, stderr := kioskOn(c.con, c.args...)
+		if code != c.code {
+			t.Errorf("verify %v: exit %d, want %d\n%s%s", c.args, code, c.code, out, stderr)
+		}
 		for _, w := range c.want {
 			if !strings.Contains(out+stderr, w) {
 				t.Errorf("verify %v: want %q in\n%s%s", c.args, w, out, stderr)
 			}
+		}
+		if c.code == exitUsage && size() != before {
+			t.Errorf("verify %v: a usage error appended to the audit log (%d -> %d entries)", c.args, before, size())
 		}
 	}
 

@@ -1,15 +1,17 @@
 // Command oneface is the command-line tool of oneface: audited, on-device,
 // 1:1 face verification.
 //
-//	oneface models  [-models DIR]                      check the model files, print the model ID and BLAS
-//	oneface compare [-models DIR] IMG IMG...           analyse images, print pairwise distances
+//	oneface models  [-models DIR]                      check every pinned model file, print the model IDs and BLAS
+//	oneface compare [-models DIR] IMG IMG...           analyse images, print dlib's pairwise descriptor distances
 //	oneface keygen  issuer|verifier|deployment|log -o FILE  make a key (public half on stdout)
 //	oneface enroll  -key F -secret F -to R -purpose P -subject-file F -o REF PHOTO...
 //	                                                   enrol a person into a sealed reference (and -qr PNG)
 //	oneface open    -key F -secret F -issuer PUB -purpose P REF  open a reference (text file or QR image) and show it
 //	oneface verify  -key F -secret F -issuer PUB -purpose P -audit-log DIR -log-key F -notice FILE -consented REF FRAME...
 //	                                                   the kiosk: a consented, audited 1:1 decision; lockout,
-//	                                                   consent nonces and withdrawals persist in DIR.state
+//	                                                   consent nonces and withdrawals persist in DIR.state;
+//	                                                   DIR needs a controller (`oneface audit init`); the
+//	                                                   default -liveness both needs a person at a terminal
 //	oneface revoke   -key F -audit-log DIR -log-key F REFID   revoke a reference on this kiosk, audited
 //	oneface withdraw -key F -audit-log DIR -log-key F [-subject HEX] REFID
 //	                                                   record a consent withdrawal on this kiosk, audited
@@ -63,8 +65,8 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"models":   {"check the model files and print the model ID and BLAS", runModels},
-	"compare":  {"analyse images and print their pairwise distances", runCompare},
+	"models":   {"check every pinned model file and print the model IDs (arcface, dlib) and BLAS", runModels},
+	"compare":  {"analyse images and print dlib's pairwise descriptor distances (not the default model)", runCompare},
 	"keygen":   {"make an issuer, verifier, deployment or log key", runKeygen},
 	"enroll":   {"enrol a person into a signed, sealed reference", runEnroll},
 	"open":     {"open a reference (text or QR image) and show what it holds", runOpen},

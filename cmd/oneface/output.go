@@ -282,7 +282,7 @@ func finishVerify(stdout io.Writer, d *verify.Decision, alog *audit.Log, o *veri
 // public part holds; the personal part stays encrypted.
 type jsonEntry struct {
 	Index    int64  `json:"index"`
-	Version  int    `json:"version"` // entry format, 1 or 2
+	Version  int    `json:"version"` // entry format, 1–3 (3 for new entries; 1 and 2 as earlier versions wrote them)
 	Time     string `json:"time"`
 	Kind     string `json:"kind"`
 	Purpose  string `json:"purpose"`

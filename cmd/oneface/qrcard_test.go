@@ -32,6 +32,8 @@ func TestVerifyIntakeBugReports(t *testing.T) {
 	if code, _, stderr := runCLI("keygen", "log", "-name", "kiosk-t.test", "-o", p("log.key")); code != 0 {
 		t.Fatal(stderr)
 	}
+	initLog(t, p("audit"), p("log.key"))
+	initLog(t, p("audit2"), p("log.key"))
 	if code, _, stderr := runCLI("keygen", "deployment", "-o", p("deploy.secret")); code != 0 {
 		t.Fatal(stderr)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -49,13 +50,19 @@ func runKeygen(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return usageError{"keygen needs a kind: issuer, verifier, deployment or log"}
 	}
-	kind := args[0]
-	fs := flag.NewFlagSet("oneface keygen "+kind, flag.ContinueOnError)
+	kind, flagArgs := args[0], args[1:]
+	if strings.HasPrefix(kind, "-") { // flags first (-h): no kind yet
+		kind, flagArgs = "", args
+	}
+	fs := flag.NewFlagSet("oneface keygen "+cmp.Or(kind, "issuer|verifier|deployment|log"), flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("o", "", "file for the secret key (created, mode 0600; never overwritten)")
 	name := fs.String("name", "", "issuer name, or the device name for log keys (the log's origin); no '+' or white space (log names: letters, digits and ._:/=-)")
-	if err := parse(fs, args[1:]); err != nil {
+	if err := parse(fs, flagArgs); err != nil {
 		return err
+	}
+	if kind == "" {
+		return usageError{"keygen needs a kind first: oneface keygen issuer|verifier|deployment|log -o FILE"}
 	}
 	if *out == "" {
 		return usageError{"keygen needs -o FILE for the secret key"}
@@ -187,7 +194,7 @@ func runEnroll(args []string, stdout, stderr io.Writer) error {
 	auditDir := fs.String("audit-log", "", "record the enrolment in this audit log directory")
 	logKey := fs.String("log-key", "", "the audit log's secret key file (with -audit-log)")
 	var to, purposes list
-	fs.Var(&to, "to", "verifier recipient (age1...), repeatable or comma-separated")
+	fs.Var(&to, "to", "verifier recipient (age1...) or a file holding one (as keygen verifier prints it), repeatable or comma-separated")
 	fs.Var(&purposes, "purpose", "allowed purpose, repeatable or comma-separated")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -253,6 +260,12 @@ func runEnroll(args []string, stdout, stderr io.Writer) error {
 	for _, s := range to {
 		r, err := verify.ParseVerifierRecipient(s)
 		if err != nil {
+			var key string
+			if key, err = keyOrFile(s, "age1", err); err == nil {
+				r, err = verify.ParseVerifierRecipient(key)
+			}
+		}
+		if err != nil {
 			return err
 		}
 		recips = append(recips, r)
@@ -267,6 +280,9 @@ func runEnroll(args []string, stdout, stderr io.Writer) error {
 	}
 	var alog *audit.Log
 	if *auditDir != "" {
+		if err := requireController(*auditDir); err != nil {
+			return err
+		}
 		if alog, err = openLog(*auditDir, *logKey); err != nil {
 			return err
 		}
@@ -337,7 +353,7 @@ func runOpen(args []string, stdout, stderr io.Writer) error {
 	pinFile := fs.String("pin-file", "", "file holding the holder's PIN, one line (\"-\": standard input)")
 	asJSON := fs.Bool("json", false, "print the reference as one JSON object (see README.md, \"CLI\")")
 	var issuers list
-	fs.Var(&issuers, "issuer", "trusted issuer public key, repeatable")
+	fs.Var(&issuers, "issuer", "trusted issuer public key, or a file holding it (as keygen issuer prints it), repeatable")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -414,10 +430,34 @@ func readReference(path string) ([]byte, error) {
 
 // openerConfig reads a kiosk's trust settings from flags: the trusted
 // issuer public keys, its secret key file and the deployment secret file.
+// keyOrFile is a public key flag's value that did not parse as a key
+// (parseErr): unless it looks like a key (holds mark) or is "-", it is
+// read as a file holding the key, as `keygen` writes it; a file that does
+// not exist gives parseErr back.
+func keyOrFile(s, mark string, parseErr error) (string, error) {
+	if strings.Contains(s, mark) || s == stdinName {
+		return "", parseErr
+	}
+	b, err := readSmall(s)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", parseErr
+	}
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
 func openerConfig(issuers []string, keyFile, secretFile string) (verify.OpenerConfig, error) {
 	var cfg verify.OpenerConfig
 	for _, s := range issuers {
 		k, err := verify.ParseIssuerPublicKey(s)
+		if err != nil {
+			var key string
+			if key, err = keyOrFile(s, "+", err); err == nil {
+				k, err = verify.ParseIssuerPublicKey(key)
+			}
+		}
 		if err != nil {
 			return cfg, err
 		}

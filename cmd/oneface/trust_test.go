@@ -25,6 +25,7 @@ func TestVerifyLockoutAcrossRuns(t *testing.T) {
 	_, kioskPub, _ := runCLI("keygen", "verifier", "-o", p("kiosk.key"))
 	runCLI("keygen", "deployment", "-o", p("deploy.secret"))
 	_, logPub, _ := runCLI("keygen", "log", "-name", "kiosk-t.test", "-o", p("log.key"))
+	initLog(t, p("audit"), p("log.key"))
 	photo := func(who, n string) string { return filepath.Join(lfw, who, who+"_"+n+".jpg") }
 	enroll := func(out, pin string) string {
 		args := []string{"enroll", "-models", models, "-key", p("issuer.key"), "-secret", p("deploy.secret"),

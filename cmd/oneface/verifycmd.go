@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,13 +16,32 @@ import (
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/term"
 
 	"github.com/oneface/oneface/audit"
 	"github.com/oneface/oneface/internal/imageio"
 	"github.com/oneface/oneface/verify"
 )
 
+// console is the standard input verify waits on for a challenge: the
+// person presses Enter once the frames are captured. Tests give their own.
+type console struct {
+	in io.Reader
+	// terminal reports whether in is a terminal, where a person can
+	// press Enter (not a pipe, a file or the end of input).
+	terminal func() bool
+}
+
+// stdinConsole is the process's standard input.
+func stdinConsole() console {
+	return console{in: os.Stdin, terminal: func() bool { return term.IsTerminal(int(os.Stdin.Fd())) }}
+}
+
 func runVerify(args []string, stdout, stderr io.Writer) error {
+	return runVerifyOn(stdinConsole(), args, stdout, stderr)
+}
+
+func runVerifyOn(con console, args []string, stdout, stderr io.Writer) error {
 	fs, dir := newFlags("verify", stderr)
 	model := modelFlag(fs)
 	keyFile := fs.String("key", "", "kiosk (verifier) secret key file")
@@ -36,13 +56,13 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	consented := fs.Bool("consented", false, "the person has read the notice and consents (required)")
 	fmr := fs.Float64("fmr", 1e-3, "target false-match rate: one of the calibration table's targets (1e-2, 1e-3, 1e-4, 1e-5)")
 	showDistance := fs.Bool("show-distance", false, "print the distance (calibration and debugging only)")
-	livenessMode := fs.String("liveness", "both", "liveness check: both (the kiosk default: issue a challenge, print it, wait for Enter on stdin while the frames are captured, then read them, and score the compared frame with the PAD network), challenge, passive (PAD on the compared frame only: for frames captured before the command) or none (a photo of the holder matches)")
+	livenessMode := fs.String("liveness", "both", "liveness check: both (the kiosk default: issue a challenge, print it, wait for a person at the terminal to press Enter while the frames are captured, then read them, and score the compared frame with the PAD network; standard input must be a terminal), challenge, passive (PAD on the compared frame only: for frames captured before the command, e.g. from a script) or none (a photo of the holder matches)")
 	siteCal := fs.String("site-calibration", "", "signed site calibration from 'oneface calibrate-site' (stricter comparison thresholds; the PAD threshold of this camera)")
 	siteKey := fs.String("site-key", "", "the deployment's site public key (as calibrate-site -genkey prints it), or a file holding it; required with -site-calibration")
 	allowV1 := fs.Bool("allow-v1", false, "also accept version 1 references (WEAKER: their PIN can be stripped; see OpenerConfig.AllowV1)")
 	outs := verifyOutputFlags(fs)
 	var issuers list
-	fs.Var(&issuers, "issuer", "trusted issuer public key, repeatable")
+	fs.Var(&issuers, "issuer", "trusted issuer public key, or a file holding it (as keygen issuer prints it), repeatable")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -50,12 +70,16 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 		return usageError{"verify needs -key, -secret, -issuer, -purpose, -audit-log, -log-key, -notice, a reference and at least one frame"}
 	}
 	inputs := map[string]string{"-key": *keyFile, "-secret": *secretFile, "-log-key": *logKey,
-		"-pin-file": *pinFile, "reference": fs.Arg(0)}
+		"-pin-file": *pinFile, "-site-calibration": *siteCal, "-site-key": *siteKey, "reference": fs.Arg(0)}
 	for i, p := range fs.Args()[1:] {
 		inputs[fmt.Sprintf("frame %d", i+1)] = p
 	}
 	if err := oneStdin(inputs); err != nil {
 		return err
+	}
+	mode := verify.Liveness(*livenessMode)
+	if !slices.Contains([]verify.Liveness{verify.LivenessNone, verify.LivenessPassive, verify.LivenessChallenge, verify.LivenessBoth}, mode) {
+		return usageError{fmt.Sprintf("-liveness %q: want none, passive, challenge or both", *livenessMode)}
 	}
 	if *notice == stdinName {
 		return usageError{"-notice takes a file: its name is the notice version recorded with the consent"}
@@ -70,6 +94,10 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 		if siteText, err = readSmall(*siteCal); err != nil {
 			return err
 		}
+		if len(strings.TrimSpace(string(siteText))) == 0 {
+			// Never "no calibration": the deployment asked for one.
+			return fmt.Errorf("-site-calibration %s is empty: no signed site calibration to verify under", *siteCal)
+		}
 		siteVKey = *siteKey
 		if _, err := note.NewVerifier(siteVKey); err != nil { // not a key: a file holding one
 			b, err := readSmall(siteVKey)
@@ -82,6 +110,21 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	outs.fmr, outs.showDistance = *fmr, *showDistance
 	if err := outs.check(); err != nil {
 		return err
+	}
+	challenge := mode == verify.LivenessChallenge || mode == verify.LivenessBoth
+	if challenge {
+		// The challenge is answered by frames captured after it is shown;
+		// the person says so by pressing Enter. Without a terminal, the
+		// end of input would count as Enter and the frames (captured
+		// before) would be refused, a failed attempt towards the lockout.
+		for _, name := range slices.Sorted(maps.Keys(inputs)) {
+			if inputs[name] == stdinName {
+				return usageError{fmt.Sprintf("-liveness %s waits for Enter on standard input: %s cannot be read from it (or use -liveness passive)", *livenessMode, name)}
+			}
+		}
+		if !con.terminal() {
+			return usageError{fmt.Sprintf("-liveness %s needs a person at a terminal to press Enter after capturing the frames, and standard input is not a terminal; for frames captured beforehand use -liveness passive", *livenessMode)}
+		}
 	}
 	pin, err := readPIN(*pinFile, *pinEnv)
 	if err != nil {
@@ -106,11 +149,6 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	}
 	if err != nil {
 		return err
-	}
-	mode := verify.Liveness(*livenessMode)
-	challenge := mode == verify.LivenessChallenge || mode == verify.LivenessBoth
-	if challenge && slices.Contains(fs.Args()[1:], stdinName) {
-		return usageError{"-liveness " + *livenessMode + " waits for Enter on standard input: frames must be files (or use -liveness passive)"}
 	}
 	var frames []verify.Frame
 	readFrames := func() error {
@@ -174,7 +212,7 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(prompt, "CHALLENGE: %s, before %s; capture the frames, then press Enter\n", ch, ch.Expires.Format(time.TimeOnly))
 			// At end of input the frames are read as they are (and refused
 			// if they were captured before the challenge).
-			if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil && err != io.EOF {
+			if _, err := bufio.NewReader(con.in).ReadString('\n'); err != nil && err != io.EOF {
 				return err
 			}
 		}
@@ -212,6 +250,9 @@ func openKioskLog(dir, keyFile string) (*audit.Log, *verify.KioskKey, error) {
 	if keyFile == "" {
 		return nil, nil, usageError{"verify needs -log-key FILE (the audit log's secret key)"}
 	}
+	if err := requireController(dir); err != nil {
+		return nil, nil, err
+	}
 	k, err := readSmall(keyFile)
 	if err != nil {
 		return nil, nil, err
@@ -223,7 +264,7 @@ func openKioskLog(dir, keyFile string) (*audit.Log, *verify.KioskKey, error) {
 	}
 	alog, err := audit.Open(dir, strings.TrimSpace(string(k)), audit.Options{})
 	if errors.Is(err, audit.ErrNoController) {
-		return nil, nil, hintError{err, []string{"run `oneface audit init -log-key FILE -controller RECIPIENT DIR` with the controller's age recipient (see `oneface audit controller-keygen`)"}}
+		return nil, nil, hintError{err, []string{initHint}}
 	}
 	if err != nil {
 		return nil, nil, err
@@ -291,6 +332,9 @@ func runBlock(name string, withdraw bool) func(args []string, stdout, stderr io.
 		}
 		vk, err := verify.ParseVerifierKey(string(kt))
 		if err != nil {
+			return err
+		}
+		if err := requireController(*auditDir); err != nil {
 			return err
 		}
 		alog, err := openLog(*auditDir, *logKey)

@@ -33,7 +33,7 @@ func main() {
 }
 
 func run() error {
-	models := flag.String("models", ".models", "face model directory (`make setup`)")
+	models := flag.String("models", ".models", "face model directory (made by 'make setup')")
 	keys := flag.String("keys", "keys", "directory holding issuer.key, deployment.secret and log.key")
 	auditDir := flag.String("audit", "audit", "the station's audit log directory")
 	to := flag.String("to", "", "the kiosks' recipients (age1...), comma-separated")

@@ -47,7 +47,7 @@ func main() {
 }
 
 func run() (int, error) {
-	models := flag.String("models", ".models", "face model directory (`make setup`)")
+	models := flag.String("models", ".models", "face model directory (made by 'make setup')")
 	keys := flag.String("keys", "keys", "directory holding kiosk.key, issuer.pub, deployment.secret and log.key")
 	data := flag.String("data", "data", "the kiosk's directory: audit/ (the audit log) and state")
 	purpose := flag.String("purpose", "door-main", "what the verification is for")

@@ -58,6 +58,10 @@ func (m Model) String() string {
 // File is the model's file name in the model folder.
 func (m Model) File() string { return specs[m].file }
 
+// SHA256 is the pinned SHA-256 of [Model.File] (lowercase hex, from
+// models.sha256), as [Open] checks it.
+func (m Model) SHA256() string { return specs[m].sha256 }
+
 // Errors.
 var (
 	// ErrBox means the face box is empty or does not overlap the frame.

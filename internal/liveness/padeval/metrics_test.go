@@ -1,7 +1,12 @@
 package padeval
 
 import (
+	"encoding/json"
+	"errors"
 	"math"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/oneface/oneface/internal/eval"
@@ -90,5 +95,71 @@ func TestBest(t *testing.T) {
 	r.Scorers = r.Scorers[:3]
 	if b := r.Best(); b.Name != "single" {
 		t.Errorf("best %q, want the single network on a tie", b.Name)
+	}
+}
+
+// TestNotScoredClass: a labels file whose bona fide images, or attack
+// images, were all lost to failures to acquire is refused, naming the
+// first failure (before: every threshold was NaN and report.json failed
+// with "json: unsupported value: NaN").
+func TestNotScoredClass(t *testing.T) {
+	rows := []Row{{File: "a.jpg", Live: true}, {File: "b.jpg", Live: false, Attack: "print"}}
+	fails := []Failure{{File: "a.jpg", Live: true, Error: "facerec: no face"}}
+	err := checkClasses("labels.csv", rows, []scored{{row: rows[1]}}, fails)
+	if !errors.Is(err, ErrNotScored) || !strings.Contains(err.Error(), "none of the 1 bona fide (live) images of labels.csv was acquired; first: a.jpg: facerec: no face") {
+		t.Errorf("no live image scored: %v", err)
+	}
+	fails = []Failure{{File: "b.jpg", Live: false, Error: "open b.jpg: no such file"}}
+	if err := checkClasses("labels.csv", rows, []scored{{row: rows[0]}}, fails); !errors.Is(err, ErrNotScored) || !strings.Contains(err.Error(), "attack (spoof) images") {
+		t.Errorf("no attack image scored: %v", err)
+	}
+	if err := checkClasses("labels.csv", rows[:1], []scored{{row: rows[0]}}, nil); err != nil {
+		t.Errorf("live only, scored: %v", err)
+	}
+	if err := checkClasses("labels.csv", rows[1:], []scored{{row: rows[1]}}, nil); !errors.Is(err, ErrNotScored) {
+		t.Errorf("no live row: %v", err)
+	}
+}
+
+// TestReportUndefinedIsNull: undefined metrics (NaN: an EER or a
+// threshold the data leave undefined) are written as null, not refused by
+// encoding/json ("json: unsupported value: NaN" before).
+func TestReportUndefinedIsNull(t *testing.T) {
+	live := []float64{0.2, 0.6, 0.9}
+	s := Scores{Live: live, Attack: map[string][]float64{}}
+	sc := Scorer{Name: "x", Scores: s, AtTarget: s.At(ForBPCER(live, 0.05)), AtAPCER5: s.At(math.NaN()), EER: math.NaN(),
+		CV: &CV{ThresholdMin: math.NaN(), ThresholdMax: math.Inf(1)}}
+	dir := t.TempDir()
+	r := &Report{Labels: "l.csv", Live: 3, Attack: map[string]int{}, Scorers: []Scorer{sc}, MsPerModel: map[string]float64{"m": 1}}
+	if err := WriteReport(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct {
+		Scorers []struct {
+			EER      *float64 `json:"eer"`
+			AtAPCER5 struct {
+				Threshold *float64 `json:"threshold"`
+			} `json:"at_apcer_5pc"`
+			AtTarget struct {
+				Threshold *float64 `json:"threshold"`
+			} `json:"at_target_bpcer"`
+			CV struct {
+				ThresholdMin *float64 `json:"threshold_min"`
+			} `json:"cv"`
+		} `json:"scorers"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	got := v.Scorers[0]
+	if got.EER != nil || got.AtTarget.Threshold == nil || *got.AtTarget.Threshold != sc.AtTarget.Threshold || got.CV.ThresholdMin != nil {
+		t.Errorf("report.json:\n%s", b)
+	}
+	if got.AtAPCER5.Threshold != nil {
+		t.Errorf("undefined threshold written as %v", *got.AtAPCER5.Threshold)
 	}
 }

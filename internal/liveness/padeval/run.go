@@ -124,6 +124,9 @@ func Run(ctx context.Context, e *facerec.Engine, d *pad.Detector, cfg Config) (*
 		return nil, err
 	}
 	rep.Failures = fails
+	if err := checkClasses(cfg.Labels, rows, ok, fails); err != nil {
+		return nil, err
+	}
 	var tOK []scored
 	if cfg.Transfer != "" {
 		rep.TransferLabels = cfg.Transfer
@@ -224,6 +227,49 @@ func Run(ctx context.Context, e *facerec.Engine, d *pad.Detector, cfg Config) (*
 		}
 	}
 	return rep, nil
+}
+
+// ErrNotScored: a class of the labels file (bona fide, or attacks when
+// it has any) has no image that could be scored, so no threshold or rate
+// of it is defined.
+var ErrNotScored = errors.New("padeval: no image of a class could be scored")
+
+// checkClasses refuses a labels file whose bona fide class, or attack
+// class when it has attack rows, has no scored image, naming the first
+// failure to acquire.
+func checkClasses(labels string, rows []Row, ok []scored, fails []Failure) error {
+	for _, live := range []bool{true, false} {
+		n, scoredN := 0, 0
+		for _, r := range rows {
+			if r.Live == live {
+				n++
+			}
+		}
+		for _, s := range ok {
+			if s.row.Live == live {
+				scoredN++
+			}
+		}
+		what := "bona fide (live)"
+		if !live {
+			what = "attack (spoof)"
+		}
+		switch {
+		case scoredN > 0 || (!live && n == 0):
+			continue
+		case n == 0:
+			return fmt.Errorf("%w: %s has no %s row", ErrNotScored, labels, what)
+		}
+		first := ""
+		for _, f := range fails {
+			if f.Live == live {
+				first = fmt.Sprintf("; first: %s: %s", f.File, f.Error)
+				break
+			}
+		}
+		return fmt.Errorf("%w: none of the %d %s images of %s was acquired%s", ErrNotScored, n, what, labels, first)
+	}
+	return nil
 }
 
 // scored is one presentation's live probabilities, [widen][model].
@@ -389,8 +435,15 @@ func (r *Report) Best() *Scorer {
 // Summary is the text the CLI prints.
 func Summary(r *Report) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "eval-pad: %s: %d bona fide, attacks %v; %d capture groups; failures to acquire %s\n",
-		r.Labels, r.Live, r.Attack, r.Groups, r.FTA)
+	var attacks []string
+	for _, k := range sortedKeys(r.Attack) {
+		attacks = append(attacks, fmt.Sprintf("%d %s", r.Attack[k], k))
+	}
+	if len(attacks) == 0 {
+		attacks = []string{"none"}
+	}
+	fmt.Fprintf(&b, "eval-pad: %s: %d bona fide, attacks: %s; %d capture groups; failures to acquire %s\n",
+		r.Labels, r.Live, strings.Join(attacks, ", "), r.Groups, r.FTA)
 	fmt.Fprintf(&b, "threshold chosen for BPCER %g%%; rates with counts and 95%% Clopper-Pearson intervals\n", 100*r.TargetBPCER)
 	for _, s := range r.Scorers {
 		fmt.Fprintf(&b, "\n%s  (%.1f ms/frame, EER %.2f%%)\n", s.Name, s.MsPerFrame, 100*s.EER)
@@ -420,6 +473,10 @@ func Summary(r *Report) string {
 	if best := r.Best(); best != nil {
 		fmt.Fprintf(&b, "\nchosen (lowest cross-validated worst APCER, then lowest transfer or cross-validated BPCER, then fewer networks, then faster): %s, threshold %.4f\n", best.Name, best.AtTarget.Threshold)
 	}
-	fmt.Fprintf(&b, "ms per frame (crop + inference, one thread): %v\n", r.MsPerModel)
+	var ms []string
+	for _, k := range sortedKeys(r.MsPerModel) {
+		ms = append(ms, fmt.Sprintf("%s %.1f", k, r.MsPerModel[k]))
+	}
+	fmt.Fprintf(&b, "ms per frame (crop + inference, one thread): %s\n", strings.Join(ms, ", "))
 	return b.String()
 }

@@ -205,6 +205,9 @@ func scoreAttacks(ctx context.Context, cfg *PADConfig) (map[string][]float64, in
 	}
 	fta, frames := 0, 0
 	for _, e := range ents {
+		if err := refuseLink(cfg.AttackDir, e); err != nil {
+			return nil, 0, 0, err
+		}
 		if !e.IsDir() {
 			continue
 		}
@@ -268,6 +271,9 @@ func attackFrames(dir string) ([]string, error) {
 		return nil, fmt.Errorf("sitecheck: %v", err)
 	}
 	for _, e := range ents {
+		if err := refuseLink(dir, e); err != nil {
+			return nil, err
+		}
 		if e.IsDir() {
 			if err := add(filepath.Join(dir, e.Name())); err != nil {
 				return nil, err
@@ -304,7 +310,19 @@ func scoreFile(ctx context.Context, cfg *PADConfig, path string) (float64, bool,
 	return s.Live, true, nil
 }
 
-// frameNames lists the JPEG and PNG regular files of dir, sorted.
+// refuseLink refuses a folder entry that is a symbolic link, by name. A
+// linked folder or frame is not followed (it may point anywhere, the live
+// captures included), and skipping it silently would measure other
+// captures than the operator put there.
+func refuseLink(dir string, e os.DirEntry) error {
+	if e.Type()&os.ModeSymlink != 0 {
+		return fmt.Errorf("sitecheck: %s: a symbolic link, not followed", filepath.Join(dir, e.Name()))
+	}
+	return nil
+}
+
+// frameNames lists the JPEG and PNG regular files of dir, sorted. A
+// symbolic link in dir is an error (see refuseLink).
 func frameNames(dir string, limit int) ([]string, error) {
 	fs, err := os.ReadDir(dir)
 	if err != nil {
@@ -312,6 +330,9 @@ func frameNames(dir string, limit int) ([]string, error) {
 	}
 	var names []string
 	for _, f := range fs {
+		if err := refuseLink(dir, f); err != nil {
+			return nil, err
+		}
 		ext := strings.ToLower(filepath.Ext(f.Name()))
 		if f.Type().IsRegular() && (ext == ".jpg" || ext == ".jpeg" || ext == ".png") {
 			names = append(names, f.Name())

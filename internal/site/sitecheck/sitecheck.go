@@ -179,6 +179,9 @@ func analyse(ctx context.Context, a *calibgen.Analyser, dir string) (map[string]
 	people := map[string][]calibgen.Sample{}
 	frames, failed, folders := 0, 0, 0
 	for _, e := range ents {
+		if err := refuseLink(dir, e); err != nil {
+			return nil, 0, 0, err
+		}
 		if !e.IsDir() {
 			continue
 		}
