@@ -278,18 +278,18 @@ func TestExamples(t *testing.T) {
 			}
 			trusted = filepath.Join(tmp, "trusted.cp")
 			writeFile(t, trusted, cp)
-			if out, code := w.run(t, "", "embedded", append(args, lfw(t, akhmed, filepath.Join(tmp, "f", "akhmed.jpg")))...); code != 1 || !strings.Contains(out, "no match") {
+			if out, code := w.run(t, "", "embedded", append(args, lfw(t, akhmed, filepath.Join(tmp, "f", "akhmed.jpg")))...); code != 3 || !strings.Contains(out, "no match") {
 				t.Fatalf("impostor with the holder's card: exit %d", code)
 			}
-			if out, code := w.run(t, "", "embedded", append(args, blankPNG(t, filepath.Join(tmp, "f", "blank.png")))...); code != 2 || !strings.Contains(out, "no_face") {
+			if out, code := w.run(t, "", "embedded", append(args, blankPNG(t, filepath.Join(tmp, "f", "blank.png")))...); code != 4 || !strings.Contains(out, "no_face") {
 				t.Fatalf("frame without a face: exit %d", code)
 			}
 			if _, code := w.run(t, "", "embedded", "-models", w.models, "-keys", w.kiosk, "-data", w.kioskData, "-purpose", "lab",
-				w.card, filepath.Join(tmp, "f", "abel4.jpg")); code != 2 {
+				w.card, filepath.Join(tmp, "f", "abel4.jpg")); code != 4 {
 				t.Fatalf("holder, for a purpose the card does not allow: exit %d", code)
 			}
 			// The log directory made writable by others (anyone could
-			// then edit or swap the record): no decision, exit 3, never 0.
+			// then edit or swap the record): no decision, exit 1, never 0.
 			logDir := filepath.Join(w.kioskData, "audit")
 			if err := os.Chmod(logDir, 0o777); err != nil {
 				t.Fatal(err)
@@ -298,7 +298,7 @@ func TestExamples(t *testing.T) {
 			if err := os.Chmod(logDir, 0o700); err != nil {
 				t.Fatal(err)
 			}
-			if code != 3 || strings.Contains(out, "match") || !strings.Contains(out, "unsafe") {
+			if code != 1 || strings.Contains(out, "match") || !strings.Contains(out, "unsafe") {
 				t.Fatalf("holder at a kiosk whose log directory is unsafe: exit %d", code)
 			}
 		}},
@@ -313,7 +313,7 @@ func TestExamples(t *testing.T) {
 			}
 			impostor := filepath.Join(tmp, "stream-impostor")
 			lfw(t, akhmed, filepath.Join(impostor, "000.jpg"))
-			if out, code := w.run(t, "", "frames", append(args, w.cardQR, impostor)...); code != 1 || !strings.Contains(out, "attempt 1: no match") {
+			if out, code := w.run(t, "", "frames", append(args, w.cardQR, impostor)...); code != 3 || !strings.Contains(out, "attempt 1: no match") {
 				t.Fatalf("impostor with the holder's card: exit %d", code)
 			}
 			// The default, LivenessBoth: the kiosk shows a challenge; a
@@ -324,7 +324,7 @@ func TestExamples(t *testing.T) {
 				lfw(t, abel4, filepath.Join(stills, fmt.Sprintf("%03d.jpg", i)))
 			}
 			out, code = w.run(t, "", "frames", "-models", w.models, "-keys", w.kiosk, "-data", w.kioskData, w.cardQR, stills)
-			if code != 2 || !strings.Contains(out, "attempt 1: please ") || strings.Contains(out, "open the door") {
+			if code != 4 || !strings.Contains(out, "attempt 1: please ") || strings.Contains(out, "open the door") {
 				t.Fatalf("stills under the default liveness: exit %d", code)
 			}
 		}},

@@ -4,7 +4,8 @@
 // few frames at a time until it gets a decision: a match, no match, or a
 // refusal that a retry cannot fix. A refusal that asks for a retry (no
 // face in these frames, blur, exposure, pose) moves on to the next frames.
-// Exit codes: 0 match, 1 no match, 2 refused, 3 no decision could be made.
+// Exit codes, as oneface verify's: 0 match, 3 no match, 4 refused, 1 no
+// decision could be made, 2 usage.
 //
 // Liveness is LivenessBoth by default: per attempt the kiosk asks for a
 // challenge (blink, turn left or right), shows it, and verifies the frames
@@ -56,7 +57,7 @@ func run() (int, error) {
 	receipt := flag.String("receipt", "", "write the person's audit receipt of the decision to this new file")
 	flag.Parse()
 	if flag.NArg() != 2 || *window < 1 || *window > 10 {
-		return 3, errors.New("usage: frames [-window 1..10] [flags] CARD FRAME-DIR (CARD: the card's QR code as PNG/JPEG, or the reference file)")
+		return 2, errors.New("usage: frames [-window 1..10] [flags] CARD FRAME-DIR (CARD: the card's QR code as PNG/JPEG, or the reference file)")
 	}
 	var errs []error
 	read := func(name string) string {
@@ -70,36 +71,36 @@ func run() (int, error) {
 	signer, err4 := verify.ParseKioskKey(read("log.key"))
 	card, err5 := readCard(context.Background(), flag.Arg(0))
 	if err := errors.Join(append(errs, err1, err2, err3, err4, err5)...); err != nil {
-		return 3, err
+		return 1, err
 	}
 
 	log, err := audit.Open(filepath.Join(*data, "audit"), read("log.key"), audit.Options{})
 	if err != nil {
-		return 3, err
+		return 1, err
 	}
 	defer log.Close()
 	state, err := verify.OpenState(filepath.Join(*data, "state"), kioskKey, log.Size() == 0)
 	if err != nil {
-		return 3, err
+		return 1, err
 	}
 	defer state.Close()
 	mode := verify.Liveness(*liveness)
 	// PAD: the passive presentation-attack network (.models/antispoof).
 	engine, err := verify.OpenEngine(*models, verify.EngineOptions{PoolSize: 1, PAD: mode == verify.LivenessPassive || mode == verify.LivenessBoth}) // one analysis at a time
 	if err != nil {
-		return 3, err
+		return 1, err
 	}
 	defer engine.Close()
 	opener, err := verify.NewOpener(verify.OpenerConfig{Issuers: []*verify.IssuerPublicKey{issuer},
 		Keys: []*verify.VerifierKey{kioskKey}, Secret: secret, ModelID: engine.ModelID()})
 	if err != nil {
-		return 3, err
+		return 1, err
 	}
 	policy := verify.Policy{TargetFMR: 1e-3, MaxFailures: 5, LockoutWindow: 15 * time.Minute,
 		Notices: map[string][32]byte{"notice-1": verify.NoticeHash(notice)}, Liveness: mode}
 	v, err := verify.New(verify.VerifierConfig{Engine: engine, Opener: opener, Audit: log, State: state, KioskKey: signer, Policy: policy})
 	if err != nil {
-		return 3, err
+		return 1, err
 	}
 
 	ctx, stop := context.WithCancel(context.Background())
@@ -111,7 +112,7 @@ func run() (int, error) {
 		if mode == verify.LivenessChallenge || mode == verify.LivenessBoth {
 			ch, err := v.Challenge(ctx, consent.Nonce)
 			if err != nil {
-				return 3, err
+				return 1, err
 			}
 			fmt.Printf("attempt %d: please %s\n", attempt, strings.Join(steps(ch.Steps), ", then "))
 			since = ch.IssuedAt
@@ -127,15 +128,15 @@ func run() (int, error) {
 		}
 		if len(batch) == 0 {
 			fmt.Println("the camera stopped before a decision")
-			return 2, nil
+			return 4, nil
 		}
 		d, err := v.Verify(ctx, verify.Request{Reference: card, Frames: batch, Consent: consent, Purpose: *purpose})
 		if err != nil {
-			return 3, err // no decision: keep the door shut
+			return 1, err // no decision: keep the door shut
 		}
 		if d.Receipt != nil && *receipt != "" && (!d.Refused || !retry(d.Reasons)) {
 			if err := writeNew(*receipt, d.Receipt); err != nil {
-				return 3, err
+				return 1, err
 			}
 		}
 		switch {
@@ -146,10 +147,10 @@ func run() (int, error) {
 			fmt.Printf("attempt %d: %s; next frames\n", attempt, codes(d.Reasons))
 		case d.Refused:
 			fmt.Printf("attempt %d: refused: %s\n", attempt, codes(d.Reasons))
-			return 2, nil
+			return 4, nil
 		default:
 			fmt.Printf("attempt %d: no match\n", attempt)
-			return 1, nil
+			return 3, nil
 		}
 	}
 }
