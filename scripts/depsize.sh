@@ -41,7 +41,7 @@ func main() {
 	}
 	ref, _ := os.ReadFile(os.Args[4])
 	frame, _ := os.ReadFile(os.Args[5])
-	d, err := v.Verify(context.Background(), verify.Request{Reference: ref, Frames: [][]byte{frame}})
+	d, err := v.Verify(context.Background(), verify.Request{Reference: ref, Frames: []verify.Frame{{Encoded: frame}}})
 	fmt.Println(d, err)
 }
 GO
