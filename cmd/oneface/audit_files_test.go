@@ -91,10 +91,17 @@ func (f *auditFixture) copyLog(t *testing.T) string {
 	return dst
 }
 
-// runCLITimeout is runCLI that fails the test if the command has not
-// returned after 10 s (it would be blocked on a FIFO; the goroutine is
-// left behind).
+// runCLITimeout runs the CLI, failing the test when it has not returned
+// after 10 s (it would be blocked on a FIFO; the goroutine is left
+// behind).
 func runCLITimeout(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	return runCLIWithin(t, 10*time.Second, args...)
+}
+
+// runCLIWithin runs the CLI, failing the test when it has not returned
+// within d (a blocked read; the goroutine is left behind).
+func runCLIWithin(t *testing.T, d time.Duration, args ...string) (int, string, string) {
 	t.Helper()
 	type result struct {
 		code        int
@@ -108,10 +115,10 @@ func runCLITimeout(t *testing.T, args ...string) (int, string, string) {
 	select {
 	case r := <-done:
 		return r.code, r.out, r.stderr
-	case <-time.After(10 * time.Second):
-		t.Fatalf("%v: still blocked after 10s", args)
-		return 0, "", ""
+	case <-time.After(d):
+		t.Fatalf("%v: still blocked after %v", args, d)
 	}
+	return 0, "", ""
 }
 
 // allocOf runs fn and returns the bytes it allocated.

@@ -213,17 +213,17 @@ func TestRedteam2CalibrateSiteFolderTricks(t *testing.T) {
 	}
 	key, out := filepath.Join(dir, "site.key"), filepath.Join(dir, "site.calib")
 	// Links are refused by name (they were skipped silently before).
-	code, stdout, stderr := rtRunCLITimeout(t, "calibrate-site", "-models", models, "-key", key, "-genkey", "-tighten", "-attacks", attacks, "-site", "tricks", "-o", out, live)
+	code, stdout, stderr := runCLIWithin(t, 2*time.Minute, "calibrate-site", "-models", models, "-key", key, "-genkey", "-tighten", "-attacks", attacks, "-site", "tricks", "-o", out, live)
 	if code == 0 || !strings.Contains(stderr, "zz-link.jpg: a symbolic link, not followed") {
 		t.Errorf("BROKEN: a linked attack frame was not refused by name: exit %d\n%s%s", code, stdout, stderr)
 	}
 	os.Remove(filepath.Join(printDir, "zz-link.jpg"))
-	code, stdout, stderr = rtRunCLITimeout(t, "calibrate-site", "-models", models, "-key", key, "-tighten", "-attacks", attacks, "-site", "tricks", "-o", out, live)
+	code, stdout, stderr = runCLIWithin(t, 2*time.Minute, "calibrate-site", "-models", models, "-key", key, "-tighten", "-attacks", attacks, "-site", "tricks", "-o", out, live)
 	if code == 0 || !strings.Contains(stderr, "screen: a symbolic link, not followed") {
 		t.Errorf("BROKEN: a linked attack type folder was not refused by name: exit %d\n%s%s", code, stdout, stderr)
 	}
 	os.Remove(filepath.Join(attacks, "screen"))
-	code, stdout, stderr = rtRunCLITimeout(t, "calibrate-site", "-models", models, "-key", key, "-tighten", "-attacks", attacks, "-site", "tricks", "-o", out, live)
+	code, stdout, stderr = runCLIWithin(t, 2*time.Minute, "calibrate-site", "-models", models, "-key", key, "-tighten", "-attacks", attacks, "-site", "tricks", "-o", out, live)
 	t.Logf("exit %d\n%s%s", code, stdout, stderr)
 	if code == 0 {
 		signed, _ := os.ReadFile(out)
@@ -248,37 +248,16 @@ func TestRedteam2CalibrateSiteFolderTricks(t *testing.T) {
 		f.Close()
 	}
 	os.Remove(filepath.Join(printDir, "zz-fifo.jpg"))
-	code, stdout, stderr = rtRunCLITimeout(t, "calibrate-site", "-models", models, "-key", key, "-tighten", "-attacks", attacks, "-site", "tricks", "-o", out+"2", live)
+	code, stdout, stderr = runCLIWithin(t, 2*time.Minute, "calibrate-site", "-models", models, "-key", key, "-tighten", "-attacks", attacks, "-site", "tricks", "-o", out+"2", live)
 	if code == 0 {
 		t.Errorf("BROKEN: a sparse 3 GB attack frame was accepted:\n%s%s", stdout, stderr)
 	}
 	os.Remove(big)
 	// A type folder named with a space.
 	os.MkdirAll(filepath.Join(attacks, "my print"), 0o700)
-	code, stdout, stderr = rtRunCLITimeout(t, "calibrate-site", "-models", models, "-key", key, "-tighten", "-attacks", attacks, "-site", "tricks", "-o", out+"3", live)
+	code, stdout, stderr = runCLIWithin(t, 2*time.Minute, "calibrate-site", "-models", models, "-key", key, "-tighten", "-attacks", attacks, "-site", "tricks", "-o", out+"3", live)
 	if code == 0 {
 		t.Errorf("BROKEN: an attack type folder named %q was accepted:\n%s%s", "my print", stdout, stderr)
 	}
 }
 
-// rtRunCLITimeout runs the CLI, failing the test when it has not returned
-// after two minutes (a blocked read).
-func rtRunCLITimeout(t *testing.T, args ...string) (int, string, string) {
-	t.Helper()
-	type result struct {
-		code        int
-		out, stderr string
-	}
-	done := make(chan result, 1)
-	go func() {
-		code, out, stderr := runCLI(args...)
-		done <- result{code, out, stderr}
-	}()
-	select {
-	case r := <-done:
-		return r.code, r.out, r.stderr
-	case <-time.After(2 * time.Minute):
-		t.Fatalf("BROKEN: %v still blocked after 2 min", args[:1])
-	}
-	return 0, "", ""
-}
