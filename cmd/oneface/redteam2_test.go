@@ -260,4 +260,3 @@ func TestRedteam2CalibrateSiteFolderTricks(t *testing.T) {
 		t.Errorf("BROKEN: an attack type folder named %q was accepted:\n%s%s", "my print", stdout, stderr)
 	}
 }
-
