@@ -24,16 +24,17 @@ import (
 )
 
 var auditCommands = map[string]command{
-	"verify":            {"verify a (copied) log against checkpoints (witnessed, collected) and the log's public key", runAuditVerify},
-	"init":              {"record the controller's age recipient in a log (device side)", runAuditInit},
-	"controller-keygen": {"make the controller's age identity (keep it off the device)", runAuditControllerKeygen},
-	"show":              {"print the entries of a log", runAuditShow},
-	"checkpoint":        {"print the latest stored checkpoint", runAuditCheckpoint},
-	"prove":             {"print an inclusion or consistency proof", runAuditProve},
-	"receipt":           {"print the receipt of an entry (device side)", runAuditReceipt},
-	"check-receipt":     {"check a receipt offline with the log's public key", runAuditCheckReceipt},
-	"export":            {"export every entry of one subject, with proofs, as JSON", runAuditExport},
-	"erase":             {"erase a subject: destroy its keys, record the erasure", runAuditErase},
+	"verify":              {"verify a (copied) log against checkpoints (witnessed, collected) and the log's public key", runAuditVerify},
+	"init":                {"record the controller's age recipient in a log (device side)", runAuditInit},
+	"controller-keygen":   {"make the controller's age identity (keep it off the device)", runAuditControllerKeygen},
+	"show":                {"print the entries of a log", runAuditShow},
+	"checkpoint":          {"print the latest stored checkpoint", runAuditCheckpoint},
+	"prove":               {"print an inclusion or consistency proof", runAuditProve},
+	"receipt":             {"print the receipt of an entry (device side)", runAuditReceipt},
+	"check-receipt":       {"check a receipt offline with the log's public key", runAuditCheckReceipt},
+	"export":              {"export every entry of one subject, with proofs, as JSON", runAuditExport},
+	"erase":               {"erase a subject: destroy its keys, record the erasure", runAuditErase},
+	"acknowledge-refusal": {"let a log a witness refused append again, with a note saying why (device side; the record is kept)", runAuditAcknowledgeRefusal},
 }
 
 func runAudit(args []string, stdout, stderr io.Writer) error {
@@ -288,6 +289,40 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 	if rep.TornTail {
 		fmt.Fprintln(stdout, "  (an incomplete write after the last entry was ignored: the device crashed while writing)")
 	}
+	// A witness refused this log's checkpoint and nobody has acknowledged
+	// it: evidence of a rollback or fork the auditor must see.
+	if rec, err := audit.PendingWitnessRefusal(dir); err == nil && rec != nil {
+		head, _, _ := strings.Cut(string(rec), "\n\n")
+		fmt.Fprintf(stdout, "  WARNING: a witness refused this log's checkpoint (not acknowledged; the device refuses appends): %s\n", strings.ReplaceAll(head, "\n", "; "))
+	}
+	return nil
+}
+
+// runAuditAcknowledgeRefusal prints a pending witness refusal and lets
+// the log append again, keeping the record with the operator's note.
+func runAuditAcknowledgeRefusal(args []string, stdout, stderr io.Writer) error {
+	fs := auditFlags("acknowledge-refusal", stderr)
+	noteText := fs.String("note", "", "why appending again is right (a restore from backup, a witness that lost its state, ...); kept with the refusal's record")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if strings.TrimSpace(*noteText) == "" || fs.NArg() != 1 {
+		return usageError{"audit acknowledge-refusal needs -note TEXT and a log directory (the log must not be open)"}
+	}
+	dir := fs.Arg(0)
+	rec, err := audit.PendingWitnessRefusal(dir)
+	if err != nil {
+		return err
+	}
+	if rec == nil {
+		return fmt.Errorf("%s: no pending witness refusal", dir)
+	}
+	fmt.Fprintf(stdout, "the refusal being acknowledged:\n%s\n", strings.TrimRight(string(rec), "\n"))
+	if err := audit.AcknowledgeWitnessRefusal(dir, *noteText); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "acknowledged: the log appends again; the record and your note are kept in %s\n", filepath.Join(dir, "refusals"))
+	fmt.Fprintln(stdout, "if the log really was rolled back or forked, the witness will refuse its next checkpoint again")
 	return nil
 }
 
