@@ -34,3 +34,25 @@ func initLog(t *testing.T, dir, logKey string) string {
 	}
 	return id
 }
+
+// spoofKiosk makes, in a temporary folder, a deployment's keys (issuer,
+// kiosk, deployment secret, log key), the kiosk's audit log with a
+// controller ("audit"), a notice ("notice-1.txt") and a reference
+// ("ref.txt") of a subject enrolled from enrolPhoto for door-main. It
+// returns the folder's path function and the issuer's public key.
+func spoofKiosk(t *testing.T, models, enrolPhoto string) (func(string) string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	p := func(name string) string { return filepath.Join(dir, name) }
+	_, issuerPub, _ := runCLI("keygen", "issuer", "-name", "test-issuer", "-o", p("issuer.key"))
+	_, kioskPub, _ := runCLI("keygen", "verifier", "-o", p("kiosk.key"))
+	runCLI("keygen", "deployment", "-o", p("deploy.secret"))
+	runCLI("keygen", "log", "-name", "kiosk-t.test", "-o", p("log.key"))
+	initLog(t, p("audit"), p("log.key"))
+	if code, out, stderr := runCLI("enroll", "-models", models, "-key", p("issuer.key"), "-secret", p("deploy.secret"),
+		"-to", strings.TrimSpace(kioskPub), "-purpose", "door-main", "-subject-file", subjectFile(t, "s-0001"), "-o", p("ref.txt"), enrolPhoto); code != 0 {
+		t.Fatalf("enroll: exit %d\n%s%s", code, out, stderr)
+	}
+	os.WriteFile(p("notice-1.txt"), []byte("We compare your face with your card."), 0o644)
+	return p, issuerPub
+}

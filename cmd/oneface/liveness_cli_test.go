@@ -37,22 +37,7 @@ func TestVerifyLivenessFlag(t *testing.T) {
 			testenv.Missing(t, "spoof-dev set", err)
 		}
 	}
-	dir := t.TempDir()
-	p := func(name string) string { return filepath.Join(dir, name) }
-	_, issuerPub, _ := runCLI("keygen", "issuer", "-name", "test-issuer", "-o", p("issuer.key"))
-	_, kioskPub, _ := runCLI("keygen", "verifier", "-o", p("kiosk.key"))
-	runCLI("keygen", "deployment", "-o", p("deploy.secret"))
-	runCLI("keygen", "log", "-name", "kiosk-t.test", "-o", p("log.key"))
-	os.WriteFile(p("subject.txt"), []byte("s-0001\n"), 0o600)
-	if code, out, stderr := runCLI("enroll", "-models", models, "-key", p("issuer.key"), "-secret", p("deploy.secret"),
-		"-to", strings.TrimSpace(kioskPub), "-purpose", "door-main", "-subject-file", p("subject.txt"), "-o", p("ref.txt"), enrolPhoto); code != 0 {
-		t.Fatalf("enroll: exit %d\n%s%s", code, out, stderr)
-	}
-	os.WriteFile(p("notice-1.txt"), []byte("We compare your face with your card."), 0o644)
-	_, ctl, _ := runCLI("audit", "controller-keygen", "-o", p("controller.key"))
-	if code, _, stderr := runCLI("audit", "init", "-log-key", p("log.key"), "-controller", strings.TrimSpace(ctl), p("audit")); code != 0 {
-		t.Fatal(stderr)
-	}
+	p, issuerPub := spoofKiosk(t, models, enrolPhoto)
 	noTerminal := console{in: strings.NewReader(""), terminal: func() bool { return false }}
 	kioskOn := func(con console, extra ...string) (int, string, string) {
 		args := append([]string{"-models", models, "-key", p("kiosk.key"), "-secret", p("deploy.secret"), "-issuer", strings.TrimSpace(issuerPub),

@@ -40,19 +40,7 @@ func TestRedteam2SiteCalibrationEmptyStdin(t *testing.T) {
 			testenv.Missing(t, "spoof-dev set", err)
 		}
 	}
-	dir := t.TempDir()
-	p := func(name string) string { return filepath.Join(dir, name) }
-	_, issuerPub, _ := runCLI("keygen", "issuer", "-name", "test-issuer", "-o", p("issuer.key"))
-	_, kioskPub, _ := runCLI("keygen", "verifier", "-o", p("kiosk.key"))
-	runCLI("keygen", "deployment", "-o", p("deploy.secret"))
-	runCLI("keygen", "log", "-name", "kiosk-t.test", "-o", p("log.key"))
-	initLog(t, p("audit"), p("log.key"))
-	os.WriteFile(p("subject.txt"), []byte("s-0001\n"), 0o600)
-	if code, out, stderr := runCLI("enroll", "-models", models, "-key", p("issuer.key"), "-secret", p("deploy.secret"),
-		"-to", strings.TrimSpace(kioskPub), "-purpose", "door-main", "-subject-file", p("subject.txt"), "-o", p("ref.txt"), enrolPhoto); code != 0 {
-		t.Fatalf("enroll: exit %d\n%s%s", code, out, stderr)
-	}
-	os.WriteFile(p("notice-1.txt"), []byte("We compare your face with your card."), 0o644)
+	p, issuerPub := spoofKiosk(t, models, enrolPhoto)
 	kiosk := func(extra ...string) (int, string, string) {
 		args := append([]string{"verify", "-models", models, "-key", p("kiosk.key"), "-secret", p("deploy.secret"), "-issuer", strings.TrimSpace(issuerPub),
 			"-purpose", "door-main", "-audit-log", p("audit"), "-log-key", p("log.key"), "-notice", p("notice-1.txt"), "-liveness", "passive", "-consented"}, extra...)
